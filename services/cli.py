@@ -1,0 +1,248 @@
+"""The ``clinic`` command: run, migrate and administer the backend."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.core import bootstrap
+from services.core.auth.roles import Role
+from services.core.auth.schemas import UserCreate
+from services.core.database import Database
+from services.core.settings import Settings, get_settings
+
+app = typer.Typer(help="Clinic practice management backend.", no_args_is_help=True)
+
+
+def _say(message: str) -> None:
+    typer.echo(f"[clinic] {message}", err=True)
+
+
+def _alembic_ini() -> Path:
+    for candidate in (
+        Path.cwd() / "alembic.ini",
+        Path(__file__).resolve().parents[1] / "alembic.ini",
+    ):
+        if candidate.exists():
+            return candidate
+    raise typer.BadParameter("alembic.ini not found: run from the project folder")
+
+
+def run_migrations(database_url: str) -> None:
+    from alembic.config import Config
+
+    from alembic import command
+
+    config = Config(str(_alembic_ini()))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+async def _bootstrap(settings: Settings, *, seed: bool) -> None:
+    assert settings.database_url
+    database = Database(settings.database_url, null_pool=True)
+    try:
+        async with database.session_scope() as session:
+            created = await bootstrap.create_first_admin(session, settings)
+            if created is None:
+                return
+            email, password = created
+            if settings.admin_password:
+                _say(f"created the first admin {email} (password from CLINIC_ADMIN_PASSWORD)")
+            else:
+                _say(f"created the first admin {email} with password: {password}")
+                _say("this password is shown once; change it after signing in")
+            if seed:
+                demo_password = bootstrap.generate_password()
+                staff = await bootstrap.seed_demo(session, demo_password)
+                _say(f"seeded the demo clinic: {', '.join(staff)}; password: {demo_password}")
+    finally:
+        await database.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (alembic upgrade head)."""
+    settings = get_settings()
+    if not settings.database_url:
+        raise typer.BadParameter("set CLINIC_DATABASE_URL")
+    run_migrations(settings.database_url)
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="Sign-in email")],
+    name: Annotated[str, typer.Option(help="Full name")],
+    role: Annotated[list[Role], typer.Option(help="Repeat for several roles")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Create a staff user."""
+    from services.core.auth.users import create_user as create
+
+    settings = get_settings()
+    if not settings.database_url:
+        raise typer.BadParameter("set CLINIC_DATABASE_URL")
+    data = UserCreate(email=email, full_name=name, password=password, roles=role)
+
+    async def run() -> None:
+        assert settings.database_url
+        database = Database(settings.database_url, null_pool=True)
+        try:
+            async with database.session_scope() as session:
+                await create(session, data, actor=None, client=None)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+    _say(f"created {email}")
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Add the demo clinic's staff (idempotent); prints their shared password."""
+    settings = get_settings()
+    if not settings.database_url:
+        raise typer.BadParameter("set CLINIC_DATABASE_URL")
+
+    async def run() -> None:
+        assert settings.database_url
+        database = Database(settings.database_url, null_pool=True)
+        try:
+            async with database.session_scope() as session:
+                password = bootstrap.generate_password()
+                created = await bootstrap.seed_demo(session, password)
+                if created:
+                    _say(f"seeded: {', '.join(created)}; password: {password}")
+                else:
+                    _say("the demo staff already exist")
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
+@app.command()
+def api(host: str | None = None, port: int | None = None) -> None:
+    """Run the HTTP API (uvicorn)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "services.app:create_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(concurrency: int = 2) -> None:
+    """Run a Celery worker."""
+    from workers.app import celery_app
+
+    celery_app.worker_main(["worker", "--loglevel", "INFO", "--concurrency", str(concurrency)])
+
+
+@app.command()
+def beat() -> None:
+    """Run Celery beat (the periodic scheduler); run exactly one."""
+    from workers.app import celery_app
+
+    celery_app.start(["beat", "--loglevel", "INFO"])
+
+
+@app.command()
+def dev(
+    seed: Annotated[bool, typer.Option(help="Seed the demo clinic on an empty database")] = True,
+) -> None:
+    """Run everything: API, worker and beat; embedded PostgreSQL/Redis when no URL is set."""
+    from services.core import embedded
+
+    settings = get_settings()
+    env = dict(os.environ)
+    stops = []
+    try:
+        if not settings.database_url:
+            _say(f"starting the embedded PostgreSQL under {settings.data_dir}/postgres")
+            postgres = embedded.start_postgres(settings.data_dir)
+            stops.append(postgres.stop)
+            env["CLINIC_DATABASE_URL"] = postgres.url()
+        if not settings.redis_url:
+            _say(f"starting the embedded Redis under {settings.data_dir}/redis")
+            redis = embedded.start_redis(settings.data_dir)
+            stops.append(redis.stop)
+            env["CLINIC_REDIS_URL"] = redis.url
+        resolved = (
+            settings.model_copy(
+                update={
+                    "database_url": env["CLINIC_DATABASE_URL"],
+                    "redis_url": env["CLINIC_REDIS_URL"],
+                }
+            )
+            if not (settings.database_url and settings.redis_url)
+            else settings
+        )
+        assert resolved.database_url
+        _say("applying migrations")
+        run_migrations(resolved.database_url)
+        asyncio.run(_bootstrap(resolved, seed=seed and settings.seed_demo))
+        _supervise(env, resolved)
+    finally:
+        for stop in reversed(stops):
+            stop()
+        _say("stopped")
+
+
+def _supervise(env: dict[str, str], settings: Settings) -> None:
+    """Run API, worker and beat as children; any of them exiting, or Ctrl-C, stops all."""
+    python = sys.executable
+    commands = {
+        "api": [python, "-m", "services.cli", "api"],
+        "worker": [python, "-m", "services.cli", "worker"],
+        "beat": [python, "-m", "services.cli", "beat"],
+    }
+    children = {
+        name: subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and module
+        for name, command in commands.items()
+    }
+    _say(f"API on http://{settings.api_host}:{settings.api_port} — Ctrl-C stops everything")
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        while not stopping:
+            exited = [name for name, child in children.items() if child.poll() is not None]
+            if exited:
+                _say(f"{', '.join(exited)} exited; stopping the rest")
+                break
+            time.sleep(0.5)
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for child in children.values():
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+if __name__ == "__main__":
+    app()

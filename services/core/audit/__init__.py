@@ -1,0 +1,3 @@
+from services.core.audit.service import record
+
+__all__ = ["record"]

@@ -1,0 +1,73 @@
+"""Writing and reading the audit trail.
+
+``record`` adds the row to the caller's transaction: a write and its audit row commit or
+roll back together. Reads of patient data are recorded the same way, as part of the request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.audit.models import AuditEvent
+from services.core.deps import ClientInfo
+from services.core.pagination import PageParams
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID | None,
+    action: str,
+    resource_type: str,
+    resource_id: str | uuid.UUID | None,
+    client: ClientInfo | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            actor_id=actor_id,
+            action=action,
+            resource_type=resource_type,
+            resource_id=str(resource_id) if resource_id is not None else None,
+            client_addr=client.address if client else None,
+            request_id=client.request_id if client else None,
+            detail=detail or {},
+        )
+    )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor_id: uuid.UUID | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    action: str | None = None
+    at_from: datetime | None = None
+    at_to: datetime | None = None
+
+
+async def list_events(
+    session: AsyncSession, where: AuditFilter, page: PageParams
+) -> Sequence[AuditEvent]:
+    query = select(AuditEvent)
+    if where.actor_id is not None:
+        query = query.where(AuditEvent.actor_id == where.actor_id)
+    if where.resource_type is not None:
+        query = query.where(AuditEvent.resource_type == where.resource_type)
+    if where.resource_id is not None:
+        query = query.where(AuditEvent.resource_id == where.resource_id)
+    if where.action is not None:
+        query = query.where(AuditEvent.action == where.action)
+    if where.at_from is not None:
+        query = query.where(AuditEvent.at >= where.at_from)
+    if where.at_to is not None:
+        query = query.where(AuditEvent.at < where.at_to)
+    query = query.order_by(AuditEvent.id.desc())
+    return (await session.scalars(page.apply(query))).all()

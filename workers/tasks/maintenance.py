@@ -1,0 +1,43 @@
+"""Housekeeping: drop sessions and failed-login rows nobody can use any more."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Delete, delete, or_
+from sqlalchemy.orm import Session
+
+from services.core import clock
+from services.core.auth.models import AuthSession, LoginFailure
+from services.core.database import sync_session_scope
+from services.core.settings import get_settings
+from workers.app import celery_app
+from workers.db import engine
+
+# Ended sessions are kept a while so a security review can still see them.
+KEEP_ENDED_SESSIONS = timedelta(days=30)
+
+
+def _deleted(session: Session, statement: Delete) -> int:
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
+
+
+@celery_app.task(name="workers.tasks.maintenance.purge_expired_sessions")
+def purge_expired_sessions() -> dict[str, int]:
+    """Idempotent: running it twice deletes nothing the second time."""
+    settings = get_settings()
+    now = clock.utcnow()
+    cutoff = now - KEEP_ENDED_SESSIONS
+    lockout_window = timedelta(minutes=settings.login_lockout_minutes)
+    with sync_session_scope(engine()) as session:
+        sessions = _deleted(
+            session,
+            delete(AuthSession).where(
+                or_(AuthSession.expires_at < cutoff, AuthSession.revoked_at < cutoff)
+            ),
+        )
+        failures = _deleted(
+            session, delete(LoginFailure).where(LoginFailure.at < now - lockout_window)
+        )
+    return {"sessions": sessions, "login_failures": failures}
