@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             "(`clinic dev` starts embedded servers and sets them)"
         )
     configure_logging(settings.log_level, json=settings.log_json)
-    db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+    db = database or Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -8,10 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import bootstrap
 from services.core.auth.roles import Role
@@ -47,26 +50,34 @@ def run_migrations(database_url: str) -> None:
     command.upgrade(config, "head")
 
 
-async def _bootstrap(settings: Settings, *, seed: bool) -> None:
-    assert settings.database_url
-    database = Database(settings.database_url, null_pool=True)
+@asynccontextmanager
+async def _unit_of_work(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One transaction for a CLI command, on a short-lived engine."""
+    if not settings.database_url:
+        raise typer.BadParameter("set CLINIC_DATABASE_URL")
+    database = Database.from_url(settings.database_url, null_pool=True)
     try:
         async with database.session_scope() as session:
-            created = await bootstrap.create_first_admin(session, settings)
-            if created is None:
-                return
-            email, password = created
-            if settings.admin_password:
-                _say(f"created the first admin {email} (password from CLINIC_ADMIN_PASSWORD)")
-            else:
-                _say(f"created the first admin {email} with password: {password}")
-                _say("this password is shown once; change it after signing in")
-            if seed:
-                demo_password = bootstrap.generate_password()
-                staff = await bootstrap.seed_demo(session, demo_password)
-                _say(f"seeded the demo clinic: {', '.join(staff)}; password: {demo_password}")
+            yield session
     finally:
         await database.dispose()
+
+
+async def _bootstrap(settings: Settings, *, seed: bool) -> None:
+    async with _unit_of_work(settings) as session:
+        created = await bootstrap.create_first_admin(session, settings)
+        if created is None:
+            return
+        email, password = created
+        if settings.admin_password:
+            _say(f"created the first admin {email} (password from CLINIC_ADMIN_PASSWORD)")
+        else:
+            _say(f"created the first admin {email} with password: {password}")
+            _say("this password is shown once; change it after signing in")
+        if seed:
+            demo_password = bootstrap.generate_password()
+            staff = await bootstrap.seed_demo(session, demo_password)
+            _say(f"seeded the demo clinic: {', '.join(staff)}; password: {demo_password}")
 
 
 @app.command()
@@ -88,19 +99,11 @@ def create_user(
     """Create a staff user."""
     from services.core.auth.users import create_user as create
 
-    settings = get_settings()
-    if not settings.database_url:
-        raise typer.BadParameter("set CLINIC_DATABASE_URL")
     data = UserCreate(email=email, full_name=name, password=password, roles=role)
 
     async def run() -> None:
-        assert settings.database_url
-        database = Database(settings.database_url, null_pool=True)
-        try:
-            async with database.session_scope() as session:
-                await create(session, data, actor=None, client=None)
-        finally:
-            await database.dispose()
+        async with _unit_of_work(get_settings()) as session:
+            await create(session, data, actor=None, client=None)
 
     asyncio.run(run())
     _say(f"created {email}")
@@ -109,23 +112,15 @@ def create_user(
 @app.command("seed-demo")
 def seed_demo() -> None:
     """Add the demo clinic's staff (idempotent); prints their shared password."""
-    settings = get_settings()
-    if not settings.database_url:
-        raise typer.BadParameter("set CLINIC_DATABASE_URL")
 
     async def run() -> None:
-        assert settings.database_url
-        database = Database(settings.database_url, null_pool=True)
-        try:
-            async with database.session_scope() as session:
-                password = bootstrap.generate_password()
-                created = await bootstrap.seed_demo(session, password)
-                if created:
-                    _say(f"seeded: {', '.join(created)}; password: {password}")
-                else:
-                    _say("the demo staff already exist")
-        finally:
-            await database.dispose()
+        async with _unit_of_work(get_settings()) as session:
+            password = bootstrap.generate_password()
+            created = await bootstrap.seed_demo(session, password)
+        if created:
+            _say(f"seeded: {', '.join(created)}; password: {password}")
+        else:
+            _say("the demo staff already exist")
 
     asyncio.run(run())
 

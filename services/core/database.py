@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from services.core.errors import AppError
+
 # Constraint names are predictable, so migrations can refer to them and errors can be mapped.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -46,19 +48,37 @@ def normalise_url(url: str) -> str:
 class Database:
     """The async engine of one API process, and its session factory."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, null_pool: bool = False) -> None:
-        options: dict[str, Any] = {"pool_pre_ping": True}
+    def __init__(
+        self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    ) -> None:
+        self.engine = engine
+        self.sessionmaker = sessionmaker or async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 10, null_pool: bool = False) -> Database:
+        options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": pool_size}
         if null_pool:
             options = {"poolclass": NullPool}
-        else:
-            options["pool_size"] = pool_size
-        self.engine: AsyncEngine = create_async_engine(normalise_url(url), **options)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        return cls(create_async_engine(normalise_url(url), **options))
 
     @asynccontextmanager
     async def session_scope(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session, session.begin():
-            yield session
+        """One transaction: commit on success, roll back on error.
+
+        An ``AppError`` with ``keep_changes`` (a failed login, which must count toward the
+        lockout and stay in the audit trail) commits what was written before it was raised.
+        """
+        async with self.sessionmaker() as session:
+            await session.begin()
+            try:
+                yield session
+            except AppError as error:
+                await (session.commit() if error.keep_changes else session.rollback())
+                raise
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -34,11 +34,14 @@ class AppError(Exception):
         detail: str | None = None,
         *,
         headers: dict[str, str] | None = None,
+        keep_changes: bool = False,
         **extra: Any,
     ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail
         self.headers = headers or {}
+        # True: the request's transaction commits what it wrote before this was raised.
+        self.keep_changes = keep_changes
         self.extra = extra
 
 
@@ -49,8 +52,8 @@ class BadRequest(AppError):
 class Unauthorized(AppError):
     status, code, title = 401, "unauthorized", "Unauthorized"
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **extra)
+    def __init__(self, detail: str | None = None, *, keep_changes: bool = False) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, keep_changes=keep_changes)
 
 
 class Forbidden(AppError):

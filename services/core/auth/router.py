@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from services.core.auth import service
@@ -23,7 +23,6 @@ _AUTH_ERRORS: dict[int | str, dict[str, object]] = {
 
 @router.post("/auth/token", response_model=TokenOut, responses=_AUTH_ERRORS)
 async def issue_token(
-    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
@@ -34,7 +33,6 @@ async def issue_token(
         raise Unauthorized(service.BAD_CREDENTIALS)
     issued = await service.login(
         session,
-        request.app.state.database.sessionmaker,
         email=form.username,
         password=form.password,
         client=client,

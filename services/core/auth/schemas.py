@@ -25,7 +25,7 @@ class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    email: EmailStr
+    email: str  # validated on the way in; never re-validated on the way out
     full_name: str
     roles: list[Role]
     is_active: bool

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import audit, clock
 from services.core.auth.models import AuthSession, LoginFailure, User
@@ -62,28 +62,21 @@ async def _raise_if_locked_out(session: AsyncSession, email: str, settings: Sett
 
 
 async def _record_failure(
-    independent: async_sessionmaker[AsyncSession],
-    email: str,
-    user_id: uuid.UUID | None,
-    client: ClientInfo,
+    session: AsyncSession, email: str, user_id: uuid.UUID | None, client: ClientInfo
 ) -> None:
-    # Its own transaction: the request's transaction rolls back with the 401, and the
-    # failure must still count toward the lockout and stay in the audit trail.
-    async with independent() as session, session.begin():
-        session.add(LoginFailure(email=email, at=clock.utcnow(), client_addr=client.address))
-        await audit.record(
-            session,
-            actor_id=None,
-            action="login_failed",
-            resource_type="user",
-            resource_id=user_id,
-            client=client,
-        )
+    session.add(LoginFailure(email=email, at=clock.utcnow(), client_addr=client.address))
+    await audit.record(
+        session,
+        actor_id=None,
+        action="login_failed",
+        resource_type="user",
+        resource_id=user_id,
+        client=client,
+    )
 
 
 async def login(
     session: AsyncSession,
-    independent: async_sessionmaker[AsyncSession],
     *,
     email: str,
     password: str,
@@ -96,8 +89,9 @@ async def login(
     # Same work whether or not the address exists: one argon2 verification either way.
     valid, new_hash = await verify_password_async(password, user.password_hash if user else None)
     if user is None or not valid or not user.is_active:
-        await _record_failure(independent, email, user.id if user else None, client)
-        raise Unauthorized(BAD_CREDENTIALS)
+        await _record_failure(session, email, user.id if user else None, client)
+        # keep_changes: the failure must count toward the lockout and stay audited.
+        raise Unauthorized(BAD_CREDENTIALS, keep_changes=True)
     if new_hash is not None:
         await session.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
     await session.execute(delete(LoginFailure).where(LoginFailure.email == email))

@@ -1,0 +1,105 @@
+"""Fixtures: real PostgreSQL and Redis, one migrated database, a rolled-back transaction
+per test, an HTTP client on the real app, and small factories."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from services.app import create_app
+from services.core.database import Database
+from services.core.settings import Environment, Settings
+from tests.factories import Factory
+from tests.servers import TEMPLATE_DB, TestServers, migrate, start_test_servers
+
+TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+TEST_DB = "clinic_test"
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[TestServers]:
+    running = start_test_servers()
+    try:
+        template_url = running.recreate_database(TEMPLATE_DB)
+        migrate(template_url)
+        running.recreate_database(TEST_DB, template=TEMPLATE_DB)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(servers: TestServers, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        env=Environment.test,
+        secret_key=TEST_SECRET,
+        database_url=servers.url_for(TEST_DB),
+        redis_url=servers.redis_url,
+        data_dir=Path(tmp_path_factory.mktemp("data")),
+        log_json=True,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    assert settings.database_url
+    engine = create_async_engine(settings.database_url, poolclass=NullPool)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One transaction per test, rolled back at the end: nothing a test writes survives it."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        yield connection
+        await transaction.rollback()
+
+
+@pytest.fixture
+def database(engine: AsyncEngine, connection: AsyncConnection) -> Database:
+    # Each request's transaction becomes a savepoint inside the test's transaction.
+    return Database(
+        engine,
+        async_sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        ),
+    )
+
+
+@pytest.fixture
+async def session(database: Database) -> AsyncIterator[AsyncSession]:
+    """For arranging data and checking results directly in the database."""
+    async with database.sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database) -> FastAPI:
+    return create_app(settings, database=database)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://clinic.test") as client:
+        yield client
+
+
+@pytest.fixture
+def factory(session: AsyncSession, settings: Settings) -> Factory:
+    return Factory(session, settings)

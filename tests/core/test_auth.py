@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core import clock
+from services.core.audit.models import AuditEvent
+from services.core.auth.models import AuthSession, LoginFailure
+from services.core.auth.roles import Role
+from services.core.settings import Settings
+from tests.factories import PASSWORD, Factory
+
+TOKEN_URL = "/api/v1/auth/token"
+
+
+async def _login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    return await client.post(TOKEN_URL, data={"username": email, "password": password})
+
+
+async def test_login_returns_a_bearer_token_that_works(
+    client: httpx.AsyncClient, factory: Factory, session: AsyncSession
+) -> None:
+    user = await factory.user(Role.front_desk)
+    response = await _login(client, user.email, PASSWORD)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["idle_timeout_seconds"] == 30 * 60
+    me = await client.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+    assert me.status_code == 200
+    assert me.json()["email"] == user.email
+    assert me.json()["roles"] == ["front_desk"]
+    stored = await session.scalar(select(AuthSession.token_hash).where(AuthSession.user_id == user.id))
+    assert stored is not None and body["access_token"].encode() not in stored
+
+
+async def test_email_is_case_insensitive(client: httpx.AsyncClient, factory: Factory) -> None:
+    user = await factory.user(Role.front_desk)
+    assert (await _login(client, user.email.upper(), PASSWORD)).status_code == 200
+
+
+async def test_wrong_password_and_unknown_email_get_the_same_401(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    user = await factory.user(Role.front_desk)
+    wrong = await _login(client, user.email, "not the password")
+    unknown = await _login(client, "nobody-here@clinic.example", PASSWORD)
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.headers["content-type"] == "application/problem+json"
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+
+
+async def test_login_takes_as_long_for_an_unknown_email_as_for_a_wrong_password(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    user = await factory.user(Role.front_desk)
+
+    async def median_seconds(email: str) -> float:
+        samples = []
+        for _ in range(3):
+            started = time.perf_counter()
+            await _login(client, email, "wrong password")
+            samples.append(time.perf_counter() - started)
+        return statistics.median(samples)
+
+    known = await median_seconds(user.email)
+    unknown = await median_seconds("ghost@clinic.example")
+    # Both pay one argon2 verification (tens of ms); skipping it would make unknown ~10x faster.
+    assert 0.5 < unknown / known < 2.0, (known, unknown)
+
+
+async def test_repeated_failures_lock_the_account_out_with_429(
+    client: httpx.AsyncClient, factory: Factory, settings: Settings, session: AsyncSession
+) -> None:
+    user = await factory.user(Role.front_desk)
+    for _ in range(settings.login_max_failures):
+        assert (await _login(client, user.email, "guess")).status_code == 401
+    locked = await _login(client, user.email, PASSWORD)
+    assert locked.status_code == 429
+    assert locked.headers["content-type"] == "application/problem+json"
+    retry_after = int(locked.headers["retry-after"])
+    assert 0 < retry_after <= settings.login_lockout_minutes * 60 + 1
+    # The failures were kept although each request answered 401, and each was audited.
+    failures = await session.scalar(
+        select(func.count()).select_from(LoginFailure).where(LoginFailure.email == user.email)
+    )
+    assert failures == settings.login_max_failures
+    audited = await session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "login_failed", AuditEvent.resource_id == str(user.id))
+    )
+    assert audited == settings.login_max_failures
+
+
+async def test_lockout_ends_when_the_window_has_passed(
+    client: httpx.AsyncClient, factory: Factory, settings: Settings, session: AsyncSession
+) -> None:
+    user = await factory.user(Role.front_desk)
+    for _ in range(settings.login_max_failures):
+        await _login(client, user.email, "guess")
+    assert (await _login(client, user.email, PASSWORD)).status_code == 429
+    await session.execute(
+        update(LoginFailure)
+        .where(LoginFailure.email == user.email)
+        .values(at=LoginFailure.at - timedelta(minutes=settings.login_lockout_minutes + 1))
+    )
+    assert (await _login(client, user.email, PASSWORD)).status_code == 200
+
+
+async def test_unknown_emails_are_locked_out_too(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    email = "no-such-person@clinic.example"
+    for _ in range(settings.login_max_failures):
+        await _login(client, email, "guess")
+    assert (await _login(client, email, "guess")).status_code == 429
+
+
+async def test_logout_revokes_the_token(client: httpx.AsyncClient, factory: Factory) -> None:
+    user = await factory.user(Role.chiropractor)
+    token = (await _login(client, user.email, PASSWORD)).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.post("/api/v1/auth/logout", headers=headers)).status_code == 204
+    after = await client.get("/api/v1/me", headers=headers)
+    assert after.status_code == 401
+    assert after.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_idle_session_expires(
+    client: httpx.AsyncClient, factory: Factory, settings: Settings, session: AsyncSession
+) -> None:
+    staff = await factory.staff(Role.front_desk)
+    assert (await client.get("/api/v1/me", headers=staff.headers)).status_code == 200
+    idle = timedelta(minutes=settings.session_idle_minutes, seconds=1)
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == staff.user.id)
+        .values(last_seen_at=clock.utcnow() - idle)
+    )
+    assert (await client.get("/api/v1/me", headers=staff.headers)).status_code == 401
+
+
+async def test_activity_keeps_a_session_alive(
+    client: httpx.AsyncClient, factory: Factory, settings: Settings, session: AsyncSession
+) -> None:
+    staff = await factory.staff(Role.front_desk)
+    almost_idle = clock.utcnow() - timedelta(minutes=settings.session_idle_minutes - 1)
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == staff.user.id)
+        .values(last_seen_at=almost_idle)
+    )
+    assert (await client.get("/api/v1/me", headers=staff.headers)).status_code == 200
+    seen = await session.scalar(
+        select(AuthSession.last_seen_at).where(AuthSession.user_id == staff.user.id)
+    )
+    assert seen is not None and seen > almost_idle + timedelta(seconds=30)
+
+
+async def test_a_session_ends_at_its_absolute_lifetime(
+    client: httpx.AsyncClient, factory: Factory, session: AsyncSession
+) -> None:
+    staff = await factory.staff(Role.front_desk)
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == staff.user.id)
+        .values(expires_at=clock.utcnow() - timedelta(seconds=1))
+    )
+    assert (await client.get("/api/v1/me", headers=staff.headers)).status_code == 401
+
+
+async def test_a_deactivated_user_cannot_sign_in_and_loses_open_sessions(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    admin = await factory.staff(Role.admin)
+    victim = await factory.staff(Role.front_desk)
+    assert (await client.get("/api/v1/me", headers=victim.headers)).status_code == 200
+    etag = (await client.get(f"/api/v1/users/{victim.user.id}", headers=admin.headers)).headers[
+        "etag"
+    ]
+    response = await client.patch(
+        f"/api/v1/users/{victim.user.id}",
+        json={"is_active": False},
+        headers={**admin.headers, "If-Match": etag},
+    )
+    assert response.status_code == 200
+    assert response.json()["is_active"] is False
+    assert (await client.get("/api/v1/me", headers=victim.headers)).status_code == 401
+    assert (await _login(client, victim.user.email, PASSWORD)).status_code == 401
+
+
+async def test_garbage_and_missing_tokens_are_401(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/me")).status_code == 401
+    garbage = await client.get("/api/v1/me", headers={"Authorization": "Bearer nonsense"})
+    assert garbage.status_code == 401
+    assert garbage.json()["status"] == 401
+
+
+async def test_login_form_is_validated(client: httpx.AsyncClient) -> None:
+    response = await client.post(TOKEN_URL, data={"username": "someone@clinic.example"})
+    assert response.status_code == 422
+    assert ["body", "password"] in [e["loc"] for e in response.json()["errors"]]
