@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 
-from alembic import context
 from services.core.database import create_sync_engine
 from services.core.settings import get_settings
 from services.models import metadata

@@ -40,9 +40,8 @@ def _alembic_ini() -> Path:
 
 
 def run_migrations(database_url: str) -> None:
-    from alembic.config import Config
-
     from alembic import command
+    from alembic.config import Config
 
     config = Config(str(_alembic_ini()))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))

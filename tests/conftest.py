@@ -49,7 +49,7 @@ def settings(servers: TestServers, tmp_path_factory: pytest.TempPathFactory) -> 
         redis_url=servers.redis_url,
         data_dir=Path(tmp_path_factory.mktemp("data")),
         log_json=True,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 

@@ -8,9 +8,8 @@ Create Date: 2026-11-23 22:59:23.722961
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "9fdea81042b2"
 down_revision: str | None = None

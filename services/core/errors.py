@@ -7,6 +7,7 @@ carries a stack trace, SQL or the exception's text.
 
 from __future__ import annotations
 
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -206,14 +207,23 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # The exception class only: its message may quote SQL parameters, i.e. patient data.
-    log.error("unhandled_error", error_type=type(exc).__name__)
+    # The class and where it was raised, never the message: it may quote SQL parameters,
+    # i.e. patient data.
+    frames = traceback.extract_tb(exc.__traceback__)[-6:]
+    log.error(
+        "unhandled_error",
+        error_type=type(exc).__name__,
+        where=[f"{frame.filename}:{frame.lineno} {frame.name}" for frame in frames],
+    )
+    request_id = getattr(request.state, "request_id", None)
     return problem_response(
         request,
         status=500,
         code=AppError.code,
         title=AppError.title,
         detail="Something went wrong on our side. The request id identifies it in the logs.",
+        # This answer is sent outside the request middleware, which adds the header otherwise.
+        headers={"X-Request-ID": request_id} if request_id else None,
     )
 
 

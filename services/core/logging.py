@@ -15,7 +15,7 @@ import structlog
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stdout`` is now (test runners swap it and close the old one)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> object:
         return sys.stdout
 

@@ -31,13 +31,13 @@ async def test_login_returns_a_bearer_token_that_works(
     body = response.json()
     assert body["token_type"] == "bearer"
     assert body["idle_timeout_seconds"] == 30 * 60
-    me = await client.get(
-        "/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"}
-    )
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200
     assert me.json()["email"] == user.email
     assert me.json()["roles"] == ["front_desk"]
-    stored = await session.scalar(select(AuthSession.token_hash).where(AuthSession.user_id == user.id))
+    stored = await session.scalar(
+        select(AuthSession.token_hash).where(AuthSession.user_id == user.id)
+    )
     assert stored is not None and body["access_token"].encode() not in stored
 
 

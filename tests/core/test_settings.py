@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from services.core.settings import DEVELOPMENT_SECRET, Environment, Settings, SettingsError
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("env", [Environment.production, Environment.test])
+def test_outside_development_the_default_secret_stops_the_process(env: Environment) -> None:
+    with pytest.raises(SettingsError, match="CLINIC_SECRET_KEY"):
+        _settings(env=env)
+    with pytest.raises(SettingsError, match="CLINIC_SECRET_KEY"):
+        _settings(env=env, secret_key=DEVELOPMENT_SECRET)
+
+
+def test_a_short_secret_is_refused_in_production() -> None:
+    with pytest.raises(SettingsError, match="32"):
+        _settings(env=Environment.production, secret_key="too-short")
+
+
+def test_a_strong_secret_is_accepted_in_production() -> None:
+    settings = _settings(env=Environment.production, secret_key="x" * 40)
+    assert settings.env is Environment.production
+
+
+def test_development_runs_on_the_default_secret() -> None:
+    assert _settings().secret_key == DEVELOPMENT_SECRET
+
+
+def test_settings_come_from_clinic_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLINIC_SESSION_IDLE_MINUTES", "45")
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.setenv("CLINIC_SECRET_KEY", "y" * 40)
+    settings = _settings()
+    assert settings.session_idle_minutes == 45
+    assert settings.env is Environment.production
+
+
+def test_the_error_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    with pytest.raises(SettingsError) as raised:
+        _settings()
+    assert "\n" not in str(raised.value)
