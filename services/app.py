@@ -18,6 +18,7 @@ from services.core.errors import install_error_handlers
 from services.core.health import router as health_router
 from services.core.logging import configure_logging
 from services.core.middleware import RequestContextMiddleware
+from services.core.openapi import install_openapi
 from services.core.settings import Settings, SettingsError, get_settings
 
 ROUTERS = (health_router, auth_router, users_router, audit_router)
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = db
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
     for router in ROUTERS:
         app.include_router(router)

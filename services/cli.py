@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -80,12 +80,18 @@ async def _bootstrap(settings: Settings, *, seed: bool) -> None:
 
 
 @app.command()
-def migrate() -> None:
-    """Apply database migrations (alembic upgrade head)."""
+def migrate(
+    bootstrap_admin: Annotated[
+        bool, typer.Option(help="On an empty database, create the first admin")
+    ] = True,
+) -> None:
+    """Apply database migrations (alembic upgrade head); then the first admin if none."""
     settings = get_settings()
     if not settings.database_url:
         raise typer.BadParameter("set CLINIC_DATABASE_URL")
     run_migrations(settings.database_url)
+    if bootstrap_admin:
+        asyncio.run(_bootstrap(settings, seed=False))
 
 
 @app.command("create-user")
@@ -164,33 +170,28 @@ def dev(
     from services.core import embedded
 
     settings = get_settings()
-    env = dict(os.environ)
-    stops = []
+    database_url, redis_url = settings.database_url, settings.redis_url
+    stops: list[Callable[[], None]] = []
     try:
-        if not settings.database_url:
+        if not database_url:
             _say(f"starting the embedded PostgreSQL under {settings.data_dir}/postgres")
             postgres = embedded.start_postgres(settings.data_dir)
             stops.append(postgres.stop)
-            env["CLINIC_DATABASE_URL"] = postgres.url()
-        if not settings.redis_url:
+            database_url = postgres.url()
+            _say(f"CLINIC_DATABASE_URL={database_url}")
+        if not redis_url:
             _say(f"starting the embedded Redis under {settings.data_dir}/redis")
             redis = embedded.start_redis(settings.data_dir)
             stops.append(redis.stop)
-            env["CLINIC_REDIS_URL"] = redis.url
-        resolved = (
-            settings.model_copy(
-                update={
-                    "database_url": env["CLINIC_DATABASE_URL"],
-                    "redis_url": env["CLINIC_REDIS_URL"],
-                }
-            )
-            if not (settings.database_url and settings.redis_url)
-            else settings
+            redis_url = redis.url
+            _say(f"CLINIC_REDIS_URL={redis_url}")
+        resolved = settings.model_copy(
+            update={"database_url": database_url, "redis_url": redis_url}
         )
-        assert resolved.database_url
         _say("applying migrations")
-        run_migrations(resolved.database_url)
+        run_migrations(database_url)
         asyncio.run(_bootstrap(resolved, seed=seed and settings.seed_demo))
+        env = {**os.environ, "CLINIC_DATABASE_URL": database_url, "CLINIC_REDIS_URL": redis_url}
         _supervise(env, resolved)
     finally:
         for stop in reversed(stops):

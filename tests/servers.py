@@ -24,7 +24,7 @@ TEMPLATE_DB = "clinic_test_template"
 
 
 @dataclass
-class TestServers:
+class Servers:
     database_url: str  # a database on the server, used for maintenance (CREATE DATABASE)
     redis_url: str
     embedded: bool
@@ -56,7 +56,7 @@ class TestServers:
             stop()
 
 
-def start_test_servers() -> TestServers:
+def start_test_servers() -> Servers:
     data_dir = ROOT / ".clinic" / "test"
     stops: list[Callable[[], None]] = []
     database_url = os.environ.get("CLINIC_TEST_DATABASE_URL")
@@ -69,7 +69,7 @@ def start_test_servers() -> TestServers:
         redis = embedded.start_redis(data_dir)
         stops.append(redis.stop)
         redis_url = redis.url
-    return TestServers(
+    return Servers(
         database_url=database_url,
         redis_url=redis_url,
         embedded=bool(stops),

@@ -28,6 +28,8 @@ def create_celery() -> Celery:
         raise SettingsError(
             "CLINIC_REDIS_URL must be set for workers (`clinic dev` starts an embedded Redis)"
         )
+    # Beat keeps its schedule state here; a fresh container has no such folder yet.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = Celery("clinic", include=["workers.tasks.maintenance"])
     app.conf.update(
         broker_url=settings.redis_url,

@@ -15,7 +15,7 @@ from services.core.settings import Settings
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 
-# Invented people from docs/A-DAY-AT-THE-CLINIC: The Balanced Atlas, America/Chicago.
+# Invented people of "A day at the clinic" (the design story): The Balanced Atlas, Chicago.
 DEMO_STAFF: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("maria@balanced-atlas.example", "Maria Lopez", (Role.admin,)),
     ("sam@balanced-atlas.example", "Sam Carter", (Role.front_desk,)),

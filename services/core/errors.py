@@ -7,7 +7,6 @@ carries a stack trace, SQL or the exception's text.
 
 from __future__ import annotations
 
-import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -15,7 +14,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -170,17 +169,35 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """Every method of the path, from the OpenAPI document.
+
+    Starlette's router lists only the first route that matched the path, so a path served
+    by two routes (GET and POST /users) would answer a 405 with half the truth.
+    """
+    path = getattr(request.scope.get("route"), "path", None)
+    operations = request.app.openapi().get("paths", {}).get(path)
+    if not operations:
+        return None
+    return ", ".join(sorted(method.upper() for method in operations))
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     title = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        allow = _allowed_methods(request)
+        if allow:
+            headers["Allow"] = allow
     return problem_response(
         request,
         status=exc.status_code,
         code=_STATUS_CODES.get(exc.status_code, title.lower().replace(" ", "-")),
         title=title,
         detail=detail,
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
     )
 
 
@@ -191,6 +208,18 @@ _INTEGRITY = {
     "23503": (409, "conflict", "Conflict", "A record this refers to does not exist or is in use."),
     "23514": (422, "validation-failed", "Unprocessable Content", "A value breaks a rule."),
 }
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # Input the database cannot store as given (a NUL character, a number out of range)
+    # that slipped past the schemas: the client's mistake, so 422, never 500.
+    return problem_response(
+        request,
+        status=422,
+        code=ValidationFailed.code,
+        title=ValidationFailed.title,
+        detail="A value cannot be stored as given (for example, it contains a NUL character).",
+    )
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
@@ -207,14 +236,9 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # The class and where it was raised, never the message: it may quote SQL parameters,
-    # i.e. patient data.
-    frames = traceback.extract_tb(exc.__traceback__)[-6:]
-    log.error(
-        "unhandled_error",
-        error_type=type(exc).__name__,
-        where=[f"{frame.filename}:{frame.lineno} {frame.name}" for frame in frames],
-    )
+    # The logging setup keeps the class and frames and drops the message (it may quote
+    # SQL parameters, i.e. patient data).
+    log.error("unhandled_error", exc_info=exc)
     request_id = getattr(request.state, "request_id", None)
     return problem_response(
         request,
@@ -232,4 +256,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -8,8 +8,35 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+
+def _redact_exception(
+    _: object, __: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Keep an exception's class and where it was raised; drop its message.
+
+    Messages carry data: an IntegrityError quotes the row, a ValueError the bad value. This
+    also covers third-party logs (uvicorn's "Exception in ASGI application").
+    """
+    exc_info = event.pop("exc_info", None)
+    event.pop("exception", None)
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    elif isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    if isinstance(exc_info, tuple) and exc_info[0] is not None:
+        error_type, _, tb = exc_info
+        event["error_type"] = error_type.__name__
+        event["where"] = [
+            f"{frame.filename}:{frame.lineno} {frame.name}"
+            for frame in traceback.extract_tb(tb)[-6:]
+        ]
+    return event
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -30,6 +57,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact_exception,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()

@@ -54,7 +54,10 @@ class Settings(BaseSettings):
     admin_password: str | None = Field(
         default=None, description="Its password; unset: generated and printed once."
     )
-    seed_demo: bool = Field(default=True, description="Seed a demo clinic on an empty database.")
+    seed_demo: bool = Field(
+        default=True,
+        description="Seed the demo clinic (staff accounts so far) on an empty database.",
+    )
 
     session_idle_minutes: int = Field(default=30, ge=1)
     session_max_hours: int = Field(default=12, ge=1)

@@ -7,10 +7,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.core.auth.roles import Role
+from services.core.types import NO_NUL, text
 
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+FullName = Annotated[str, text(200, min_length=1)]
 # Long passphrases welcome; the cap only stops a hashing denial of service.
-Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
+Password = Annotated[str, StringConstraints(min_length=12, max_length=128, pattern=NO_NUL)]
 RoleSet = Annotated[list[Role], Field(min_length=1, max_length=3)]
 
 

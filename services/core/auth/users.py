@@ -16,7 +16,7 @@ from services.core.auth.schemas import UserCreate, UserUpdate
 from services.core.auth.service import Principal, revoke_all_sessions
 from services.core.deps import ClientInfo
 from services.core.errors import Conflict, NotFound
-from services.core.etag import check_version
+from services.core.etag import check_version, expected_version
 from services.core.pagination import PageParams
 
 
@@ -82,12 +82,12 @@ async def update_user(
     user_id: uuid.UUID,
     data: UserUpdate,
     *,
-    expected_version: int,
+    if_match: str | None,
     actor: Principal,
     client: ClientInfo,
 ) -> User:
     user = await get_user(session, user_id, for_update=True)
-    check_version(user.version, expected_version)
+    check_version(user.version, expected_version(if_match))
     changes = data.model_dump(exclude_unset=True)
     was_admin = Role.admin.value in user.roles and user.is_active
     if "full_name" in changes and data.full_name is not None:

@@ -1,0 +1,76 @@
+"""The permission matrix: every route, who may call it, checked for every role.
+
+A new route fails ``test_every_route_is_in_the_matrix`` until it gets a row here, so no
+endpoint ships without a decision about who may use it (DESIGN.md, "Roles").
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.app import create_app
+from services.core.auth.roles import Role
+from services.core.settings import Settings
+from tests.factories import Factory
+
+PUBLIC = "public"  # no sign-in
+ANY_STAFF = frozenset(Role)
+ADMIN = frozenset({Role.admin})
+
+MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("POST", "/api/v1/auth/token"): PUBLIC,
+    ("POST", "/api/v1/auth/logout"): ANY_STAFF,
+    ("GET", "/api/v1/me"): ANY_STAFF,
+    ("GET", "/api/v1/users"): ADMIN,
+    ("POST", "/api/v1/users"): ADMIN,
+    ("GET", "/api/v1/users/{user_id}"): ADMIN,
+    ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
+    ("GET", "/api/v1/audit-events"): ADMIN,
+}
+
+IDENTITIES: list[Role | None] = [None, *Role]
+
+
+def _routes(app: FastAPI) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+
+
+def test_every_route_is_in_the_matrix(settings: Settings) -> None:
+    routes = _routes(create_app(settings))
+    assert routes - MATRIX.keys() == set(), "routes without a row in MATRIX"
+    assert MATRIX.keys() - routes == set(), "rows in MATRIX for routes that do not exist"
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+
+
+@pytest.mark.parametrize("identity", IDENTITIES, ids=lambda i: i.value if i else "anonymous")
+@pytest.mark.parametrize(("method", "path"), sorted(MATRIX), ids=lambda v: str(v))
+async def test_route_admits_exactly_its_roles(
+    client: httpx.AsyncClient, factory: Factory, method: str, path: str, identity: Role | None
+) -> None:
+    allowed = MATRIX[(method, path)]
+    headers = (await factory.staff(identity)).headers if identity else {}
+    response = await client.request(method, _concrete(path), headers=headers, json={})
+    if allowed == PUBLIC:
+        assert response.status_code not in (401, 403)
+    elif identity is None:
+        assert response.status_code == 401
+    elif identity in allowed:
+        assert response.status_code not in (401, 403), response.text
+    else:
+        assert response.status_code == 403
+        assert response.headers["content-type"] == "application/problem+json"

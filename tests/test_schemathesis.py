@@ -1,0 +1,103 @@
+"""Schemathesis over the whole OpenAPI schema, in-process and signed in as an admin.
+
+For every operation it generates valid and invalid requests and checks: no 5xx, responses
+and headers match the schema, documented status codes only, bad input rejected.
+Runs on a database of its own (cloned from the migrated template), since it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from services.app import create_app
+from services.core import clock
+from services.core.database import Database
+from services.core.settings import Settings
+from services.core.tokens import hash_token, new_token
+from tests.factories import password_hash
+from tests.servers import TEMPLATE_DB, Servers
+
+FUZZ_DB = "clinic_test_fuzz"
+
+
+class FuzzTarget:
+    def __init__(self, libpq_url: str, secret_key: str) -> None:
+        self.libpq_url = libpq_url
+        self.secret_key = secret_key
+        with psycopg.connect(libpq_url) as connection:
+            row = connection.execute(
+                "INSERT INTO users (email, full_name, password_hash, roles) "
+                "VALUES ('fuzz-admin@clinic.example', 'Fuzz Admin', %s, "
+                "ARRAY['admin', 'chiropractor', 'front_desk']) RETURNING id",
+                (password_hash(),),
+            ).fetchone()
+        assert row is not None
+        self.admin_id = row[0]
+
+    def fresh_token(self) -> str:
+        """A new session per call, so fuzzing the logout route cannot sign the others out."""
+        token, now = new_token(), clock.utcnow()
+        with psycopg.connect(self.libpq_url) as connection:
+            connection.execute(
+                "INSERT INTO auth_sessions (user_id, token_hash, created_at, last_seen_at, "
+                "expires_at) VALUES (%s, %s, %s, %s, %s)",
+                (
+                    self.admin_id,
+                    hash_token(token, self.secret_key),
+                    now,
+                    now,
+                    now + timedelta(hours=1),
+                ),
+            )
+        return token
+
+
+def _schema_only_app() -> FastAPI:
+    # Only to read the schema at collection time: nothing connects to these URLs.
+    unused = Settings(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:9/unused",
+        redis_url="redis://127.0.0.1:9/0",
+        _env_file=None,
+    )
+    return create_app(unused)
+
+
+schema = schemathesis.openapi.from_asgi("/openapi.json", _schema_only_app())
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(servers: Servers, settings: Settings) -> Iterator[FastAPI]:
+    servers.recreate_database(FUZZ_DB, template=TEMPLATE_DB)
+    url = servers.url_for(FUZZ_DB)
+    # NullPool: schemathesis drives the app from a new event loop on each call.
+    database = Database(create_async_engine(url, poolclass=NullPool))
+    yield create_app(settings.model_copy(update={"database_url": url}), database=database)
+    servers.drop_database(FUZZ_DB)
+
+
+@pytest.fixture(scope="module")
+def fuzz_target(servers: Servers, settings: Settings, fuzz_app: FastAPI) -> FuzzTarget:
+    return FuzzTarget(servers.libpq_url(FUZZ_DB), settings.secret_key)
+
+
+@schema.parametrize()
+@hypothesis_settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_api_conforms_to_its_schema(case: Any, fuzz_app: FastAPI, fuzz_target: FuzzTarget) -> None:
+    case.call_and_validate(
+        app=fuzz_app, headers={"Authorization": f"Bearer {fuzz_target.fresh_token()}"}
+    )
