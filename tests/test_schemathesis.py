@@ -7,6 +7,7 @@ Runs on a database of its own (cloned from the migrated template), since it comm
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -93,7 +94,8 @@ def fuzz_target(servers: Servers, settings: Settings, fuzz_app: FastAPI) -> Fuzz
 
 @schema.parametrize()
 @hypothesis_settings(
-    max_examples=25,
+    # CLINIC_FUZZ_EXAMPLES=500 for a deeper local run; CI stays bounded.
+    max_examples=int(os.environ.get("CLINIC_FUZZ_EXAMPLES", "25")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

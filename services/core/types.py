@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AwareDatetime, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
 
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
@@ -23,9 +23,18 @@ IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 # PostgreSQL text cannot hold NUL; saying so in the schema makes it a 422 with a field path
 # (and tells clients), instead of a failure deep in the database driver.
 NO_NUL = r"^[^\x00]*$"
+# At least one visible character, no NUL: what a required name or label must hold.
+NOT_BLANK = r"^\s*[^\s\x00][^\x00]*$"
 
 
-def text(max_length: int, min_length: int = 0) -> StringConstraints:
-    return StringConstraints(
-        strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=NO_NUL
-    )
+def _strip(value: str) -> str:
+    return value.strip()
+
+
+def required_text(max_length: int) -> tuple[StringConstraints, AfterValidator]:
+    """Metadata for ``Annotated[str, *required_text(n)]``: validated as sent, stored stripped.
+
+    Stripping after validation (not before) keeps the schema honest: " x" is valid as the
+    schema says, and "   " is refused by the pattern, not by a hidden length check.
+    """
+    return StringConstraints(max_length=max_length, pattern=NOT_BLANK), AfterValidator(_strip)

@@ -7,9 +7,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.core.auth.roles import Role
-from services.core.types import NO_NUL, text
+from services.core.types import NO_NUL, required_text
 
-FullName = Annotated[str, text(200, min_length=1)]
+FullName = Annotated[str, *required_text(200)]
 # Long passphrases welcome; the cap only stops a hashing denial of service.
 Password = Annotated[str, StringConstraints(min_length=12, max_length=128, pattern=NO_NUL)]
 RoleSet = Annotated[list[Role], Field(min_length=1, max_length=3)]
