@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.clinic.router import router as clinic_router
 from services.core.audit.router import router as audit_router
 from services.core.auth.router import router as auth_router
 from services.core.auth.users_router import router as users_router
@@ -20,8 +21,16 @@ from services.core.logging import configure_logging
 from services.core.middleware import RequestContextMiddleware
 from services.core.openapi import install_openapi
 from services.core.settings import Settings, SettingsError, get_settings
+from services.patients.router import router as patients_router
 
-ROUTERS = (health_router, auth_router, users_router, audit_router)
+ROUTERS = (
+    health_router,
+    auth_router,
+    users_router,
+    audit_router,
+    clinic_router,
+    patients_router,
+)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

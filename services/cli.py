@@ -75,8 +75,10 @@ async def _bootstrap(settings: Settings, *, seed: bool) -> None:
             _say("this password is shown once; change it after signing in")
         if seed:
             demo_password = bootstrap.generate_password()
-            staff = await bootstrap.seed_demo(session, demo_password)
-            _say(f"seeded the demo clinic: {', '.join(staff)}; password: {demo_password}")
+            seeded = await bootstrap.seed_demo(session, demo_password)
+            _say(f"seeded the demo clinic: {seeded.summary()}")
+            if seeded.staff:
+                _say(f"the demo staff's password: {demo_password}")
 
 
 @app.command()
@@ -116,18 +118,36 @@ def create_user(
 
 @app.command("seed-demo")
 def seed_demo() -> None:
-    """Add the demo clinic's staff (idempotent); prints their shared password."""
+    """Add whatever is missing of the demo clinic; prints the new staff's shared password."""
 
     async def run() -> None:
         async with _unit_of_work(get_settings()) as session:
             password = bootstrap.generate_password()
-            created = await bootstrap.seed_demo(session, password)
-        if created:
-            _say(f"seeded: {', '.join(created)}; password: {password}")
-        else:
-            _say("the demo staff already exist")
+            seeded = await bootstrap.seed_demo(session, password)
+        _say(f"seeded: {seeded.summary()}")
+        if seeded.staff:
+            _say(f"the demo staff's password: {password}")
 
     asyncio.run(run())
+
+
+@app.command("import-patients")
+def import_patients(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    time_zone: Annotated[
+        str | None, typer.Option(help="For rows without one (default: the clinic's zone)")
+    ] = None,
+) -> None:
+    """Import patients from a CSV file; prints every rejected row. Safe to re-run."""
+    from services.patients.cli_import import run_import
+
+    report = asyncio.run(run_import(get_settings(), file, time_zone, _unit_of_work))
+    _say(
+        f"imported {report.imported}, already present {report.already_present}, "
+        f"rejected {report.rejected_rows} rows"
+    )
+    if report.rejected:
+        raise typer.Exit(code=1)
 
 
 @app.command()

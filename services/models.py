@@ -1,9 +1,36 @@
 """Every table's model, imported in one place so Alembic sees the whole schema."""
 
+from services.clinic.models import (
+    AppointmentType,
+    Location,
+    MessageSettings,
+    Practitioner,
+    PractitionerLocation,
+    Room,
+    ScheduleException,
+    WorkingHours,
+)
 from services.core.audit.models import AuditEvent
 from services.core.auth.models import AuthSession, LoginFailure, User
 from services.core.database import Base
+from services.patients.models import Patient, PatientConsent
 
 metadata = Base.metadata
 
-__all__ = ["AuditEvent", "AuthSession", "LoginFailure", "User", "metadata"]
+__all__ = [
+    "AppointmentType",
+    "AuditEvent",
+    "AuthSession",
+    "Location",
+    "LoginFailure",
+    "MessageSettings",
+    "Patient",
+    "PatientConsent",
+    "Practitioner",
+    "PractitionerLocation",
+    "Room",
+    "ScheduleException",
+    "User",
+    "WorkingHours",
+    "metadata",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -18,6 +18,7 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -62,6 +63,21 @@ class FuzzTarget:
                 ),
             )
         return token
+
+
+# "format: phone" (services/core/phones.py) is checked against the numbering plan, which no
+# pattern can express: generate numbers that are valid, written the ways people type them.
+schemathesis.openapi.format(
+    "phone",
+    st.sampled_from(["+1 312 555 0142", "(312) 555-0199", "312.960.4400", "+44 20 7946 0958"]),
+)
+
+
+# "format: birth-date" (services/patients/schemas.py): 1900-01-01 up to today.
+schemathesis.openapi.format(
+    "birth-date",
+    st.dates(min_value=date(1900, 1, 1), max_value=date.today()).map(date.isoformat),
+)
 
 
 def _schema_only_app() -> FastAPI:

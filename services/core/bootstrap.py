@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.clinic.seed import seed_clinic
+from services.clinic.service import default_location
 from services.core.auth.models import User
 from services.core.auth.roles import Role
 from services.core.auth.schemas import UserCreate
 from services.core.auth.users import count_users, create_user
 from services.core.settings import Settings
+from services.patients.seed import seed_demo_patients
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 
@@ -43,9 +47,26 @@ async def create_first_admin(session: AsyncSession, settings: Settings) -> tuple
     return email, password
 
 
-async def seed_demo(session: AsyncSession, password: str) -> list[str]:
-    """The demo clinic's staff; existing addresses are left alone. Returns those created."""
-    created = []
+@dataclass
+class DemoSeed:
+    """What one run of ``seed_demo`` added (everything it adds is only added when missing)."""
+
+    staff: list[str] = field(default_factory=list)
+    clinic: list[str] = field(default_factory=list)
+    patients: int = 0
+
+    def summary(self) -> str:
+        parts = [*self.staff, *self.clinic]
+        if self.patients:
+            parts.append(f"{self.patients} patients")
+        return ", ".join(parts) or "nothing (the demo clinic is complete)"
+
+
+async def seed_demo(session: AsyncSession, password: str) -> DemoSeed:
+    """The demo clinic: its staff (existing addresses are left alone), then its location,
+    rooms, practitioners, hours, appointment types and message settings, then fifty
+    patients when the clinic has none."""
+    seeded = DemoSeed()
     for email, name, roles in DEMO_STAFF:
         if await session.scalar(select(User.id).where(User.email == email)) is not None:
             continue
@@ -55,5 +76,9 @@ async def seed_demo(session: AsyncSession, password: str) -> list[str]:
             actor=None,
             client=None,
         )
-        created.append(email)
-    return created
+        seeded.staff.append(email)
+    seeded.clinic = await seed_clinic(session)
+    location = await default_location(session)
+    if location is not None:
+        seeded.patients = await seed_demo_patients(session, location)
+    return seeded

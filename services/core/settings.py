@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from datetime import time
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+import phonenumbers
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A recognisable placeholder: usable in development only, refused anywhere else.
@@ -21,6 +24,33 @@ class Environment(StrEnum):
 
 class SettingsError(RuntimeError):
     """Configuration that must stop the process at start, with one clear line."""
+
+
+_OFFSET = re.compile(r"^(\d{1,5})([dhm]?)$")
+_MINUTES_PER_UNIT = {"d": 1440, "h": 60, "m": 1, "": 1}
+_QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_offsets(text: str) -> list[int]:
+    """``"48h,2h"`` as minutes, largest first: ``[2880, 120]`` (units d, h, m; bare = m)."""
+    minutes = []
+    for part in text.replace(" ", "").split(","):
+        match = _OFFSET.match(part)
+        if not match or int(match[1]) == 0:
+            raise ValueError(f"{part!r} is not an offset like 48h, 90m or 2d")
+        minutes.append(int(match[1]) * _MINUTES_PER_UNIT[match[2]])
+    return sorted(set(minutes), reverse=True)
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time]:
+    """``"21:00-08:00"`` as (start, end) local times; the window may cross midnight."""
+    match = _QUIET_HOURS.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a window like 21:00-08:00")
+    start, end = time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+    if start == end:
+        raise ValueError("quiet hours must start and end at different times")
+    return start, end
 
 
 class Settings(BaseSettings):
@@ -66,6 +96,48 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=10, ge=1)
     health_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    phone_region: str = Field(
+        default="US",
+        description="Region (ISO 3166 code) for phone numbers typed without a country code.",
+    )
+    reminder_offsets: str | None = Field(
+        default=None,
+        description="Development override of every location's reminder offsets, e.g. 48h,2h.",
+    )
+    quiet_hours: str | None = Field(
+        default=None,
+        description="Development override of every location's quiet hours, e.g. 21:00-08:00.",
+    )
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"CLINIC_PHONE_REGION {value!r} is not a region code such as US")
+        return value.upper()
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _offsets_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_offsets(value)  # fail at start, not when the first reminder is due
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_quiet_hours(value)
+        return value
+
+    @property
+    def reminder_offsets_minutes(self) -> list[int] | None:
+        return parse_offsets(self.reminder_offsets) if self.reminder_offsets else None
+
+    @property
+    def quiet_hours_window(self) -> tuple[time, time] | None:
+        return parse_quiet_hours(self.quiet_hours) if self.quiet_hours else None
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

@@ -1,0 +1,29 @@
+"""What other domains may use of clinic setup. They import from here, never the models.
+
+Scheduling asks ``working_intervals`` for availability; messaging asks
+``effective_message_settings`` for reminder offsets and quiet hours.
+"""
+
+from __future__ import annotations
+
+from services.clinic.appointment_types import get_appointment_type
+from services.clinic.hours import working_intervals
+from services.clinic.intervals import Interval
+from services.clinic.locations import default_location, get_location
+from services.clinic.messages import EffectiveMessageSettings, effective_message_settings
+from services.clinic.models import AppointmentType, Location, Practitioner
+from services.clinic.practitioners import get_practitioner
+
+__all__ = [
+    "AppointmentType",
+    "EffectiveMessageSettings",
+    "Interval",
+    "Location",
+    "Practitioner",
+    "default_location",
+    "effective_message_settings",
+    "get_appointment_type",
+    "get_location",
+    "get_practitioner",
+    "working_intervals",
+]

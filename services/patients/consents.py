@@ -1,0 +1,64 @@
+"""Consent history: every decision is a new row; the newest per channel is the consent."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core import clock
+from services.patients.models import PatientConsent
+from services.patients.schemas import ConsentIn, ConsentState
+
+
+def new_consent(
+    patient_id: uuid.UUID,
+    consent: ConsentIn,
+    recorded_by: uuid.UUID | None,
+    method: str | None = None,
+) -> PatientConsent:
+    return PatientConsent(
+        patient_id=patient_id,
+        channel=consent.channel,
+        granted=consent.granted,
+        method=method or consent.method,
+        recorded_at=clock.utcnow(),
+        recorded_by=recorded_by,
+        note=consent.note,
+    )
+
+
+async def history(session: AsyncSession, patient_id: uuid.UUID) -> Sequence[PatientConsent]:
+    return (
+        await session.scalars(
+            select(PatientConsent)
+            .where(PatientConsent.patient_id == patient_id)
+            .order_by(PatientConsent.recorded_at.desc(), PatientConsent.id)
+        )
+    ).all()
+
+
+async def current(
+    session: AsyncSession, patient_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ConsentState]:
+    """The newest decision per patient and channel (no row: no consent)."""
+    states = {patient_id: ConsentState() for patient_id in patient_ids}
+    if not patient_ids:
+        return states
+    rows = await session.execute(
+        select(PatientConsent.patient_id, PatientConsent.channel, PatientConsent.granted)
+        .where(PatientConsent.patient_id.in_(patient_ids))
+        .ext(distinct_on(PatientConsent.patient_id, PatientConsent.channel))
+        .order_by(
+            PatientConsent.patient_id,
+            PatientConsent.channel,
+            PatientConsent.recorded_at.desc(),
+            PatientConsent.id.desc(),
+        )
+    )
+    for patient_id, channel, granted in rows:
+        setattr(states[patient_id], channel, granted)
+    return states

@@ -1,0 +1,328 @@
+"""Patient records: register, find, read, change, archive. Every access is audited.
+
+Object-level rule (DESIGN.md roles): front desk, chiropractors and admins all read and
+write demographics; ``may_access`` is where a narrower rule (e.g. per location) would go.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.clinic.service import default_location, get_location
+from services.core import audit, clock
+from services.core.auth.access import load_authorized
+from services.core.auth.roles import Role
+from services.core.auth.service import Principal
+from services.core.deps import ClientInfo
+from services.core.errors import Conflict, ValidationFailed
+from services.core.etag import check_version, expected_version
+from services.core.pagination import PageParams
+from services.patients import consents
+from services.patients.models import Patient
+from services.patients.schemas import (
+    Address,
+    ConsentIn,
+    ConsentState,
+    PatientCreate,
+    PatientFields,
+    PatientOut,
+    PatientUpdate,
+)
+from services.patients.search import parse_terms, search_statement
+
+RESOURCE = "patient"
+PATIENT_ROLES = frozenset({Role.front_desk, Role.chiropractor, Role.admin})
+# Same date of birth and a name at least this similar (pg_trgm, 0..1): a likely duplicate.
+DUPLICATE_NAME_SIMILARITY = 0.5
+
+
+def may_access(principal: Principal, _: Patient) -> bool:
+    return principal.has_any(PATIENT_ROLES)
+
+
+def to_out(patient: Patient, consent: ConsentState) -> PatientOut:
+    return PatientOut(
+        id=patient.id,
+        chart_number=patient.chart_number,
+        given_name=patient.given_name,
+        family_name=patient.family_name,
+        preferred_name=patient.preferred_name,
+        date_of_birth=patient.date_of_birth,
+        sex=patient.sex,
+        phone=patient.phone,
+        email=patient.email,
+        address=Address(
+            line1=patient.address_line1,
+            line2=patient.address_line2,
+            city=patient.city,
+            region=patient.region,
+            postal_code=patient.postal_code,
+            country=patient.country,
+        ),
+        preferred_channel=patient.preferred_channel,
+        consent=consent,
+        time_zone=patient.time_zone,
+        home_location_id=patient.home_location_id,
+        emergency_contact_name=patient.emergency_contact_name,
+        emergency_contact_phone=patient.emergency_contact_phone,
+        tags=patient.tags,
+        front_desk_note=patient.front_desk_note,
+        status=patient.status,
+        archived_at=patient.archived_at,
+        created_at=patient.created_at,
+        updated_at=patient.updated_at,
+    )
+
+
+def _column_values(data: PatientFields, fields: set[str]) -> dict[str, Any]:
+    """Request fields to column values (nested address and emergency contact flattened)."""
+    values: dict[str, Any] = {}
+    for field in fields:
+        value = getattr(data, field)
+        if field == "address":
+            address = value or Address()
+            values.update(
+                {
+                    f"address_{k}" if k.startswith("line") else k: v
+                    for k, v in address.model_dump().items()
+                }
+            )
+        elif field == "emergency_contact":
+            values["emergency_contact_name"] = value.name if value else None
+            values["emergency_contact_phone"] = value.phone if value else None
+        elif field == "tags":
+            values["tags"] = sorted(set(value or []))
+        else:
+            values[field] = value
+    return values
+
+
+async def _time_zone_for(session: AsyncSession, data: PatientFields) -> str:
+    if data.time_zone:
+        return data.time_zone
+    location = (
+        await get_location(session, data.home_location_id)
+        if data.home_location_id
+        else await default_location(session)
+    )
+    if location is None:
+        raise ValidationFailed(
+            "Give the patient a time zone: there is no clinic location to take it from.",
+            errors=[{"loc": ["body", "time_zone"], "msg": "required", "type": "missing"}],
+        )
+    return location.time_zone
+
+
+async def find_duplicates(session: AsyncSession, data: PatientCreate) -> Sequence[Patient]:
+    name = func.clinic_unaccent(func.lower(literal(f"{data.given_name} {data.family_name}")))
+    matches: list[ColumnElement[bool]] = [
+        (Patient.date_of_birth == data.date_of_birth)
+        & (func.similarity(Patient.search_name, name) >= literal(DUPLICATE_NAME_SIMILARITY, Float))
+    ]
+    if data.phone:
+        matches.append(Patient.phone == data.phone)
+    if data.email:
+        matches.append(Patient.email == data.email)
+    query = select(Patient).where(or_(*matches)).order_by(Patient.created_at).limit(10)
+    return (await session.scalars(query)).all()
+
+
+async def create_patient(
+    session: AsyncSession, data: PatientCreate, *, actor: Principal, client: ClientInfo
+) -> Patient:
+    if not data.allow_duplicate:
+        candidates = await find_duplicates(session, data)
+        if candidates:
+            raise Conflict(
+                "This may be a patient who is already registered. Check the candidates; "
+                "send allow_duplicate=true if this is a different person.",
+                candidates=[_candidate(p) for p in candidates],
+            )
+    fields = set(PatientFields.model_fields) | {"given_name", "family_name", "date_of_birth"}
+    values = _column_values(data, fields)
+    values["time_zone"] = await _time_zone_for(session, data)
+    if data.home_location_id is None:
+        location = await default_location(session)
+        values["home_location_id"] = location.id if location else None
+    patient = Patient(**values, created_by=actor.user_id)
+    session.add(patient)
+    await session.flush()
+    for consent in data.consents:
+        session.add(consents.new_consent(patient.id, consent, actor.user_id))
+    await session.flush()
+    await session.refresh(patient)
+    await audit.record(
+        session,
+        actor_id=actor.user_id,
+        action="create",
+        resource_type=RESOURCE,
+        resource_id=patient.id,
+        client=client,
+        detail={"duplicate_override": data.allow_duplicate},
+    )
+    return patient
+
+
+def _candidate(patient: Patient) -> dict[str, object]:
+    return {
+        "id": str(patient.id),
+        "chart_number": patient.chart_number,
+        "name": f"{patient.given_name} {patient.family_name}",
+        "date_of_birth": patient.date_of_birth.isoformat(),
+    }
+
+
+async def get_patient(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    *,
+    actor: Principal,
+    client: ClientInfo,
+    for_update: bool = False,
+    action: str = "read",
+) -> Patient:
+    patient = await load_authorized(
+        session, Patient, patient_id, actor, may_access, for_update=for_update
+    )
+    if action:
+        await audit.record(
+            session,
+            actor_id=actor.user_id,
+            action=action,
+            resource_type=RESOURCE,
+            resource_id=patient.id,
+            client=client,
+        )
+    return patient
+
+
+async def update_patient(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    data: PatientUpdate,
+    *,
+    if_match: str | None,
+    actor: Principal,
+    client: ClientInfo,
+) -> Patient:
+    patient = await get_patient(
+        session, patient_id, actor=actor, client=client, for_update=True, action=""
+    )
+    check_version(patient.version, expected_version(if_match))
+    changed = data.model_fields_set
+    for required in ("given_name", "family_name", "date_of_birth", "preferred_channel"):
+        if required in changed and getattr(data, required) is None:
+            raise ValidationFailed(
+                f"{required} cannot be cleared.",
+                errors=[{"loc": ["body", required], "msg": "cannot be null", "type": "required"}],
+            )
+    if "time_zone" in changed and data.time_zone is None:
+        raise ValidationFailed(
+            "time_zone cannot be cleared.",
+            errors=[{"loc": ["body", "time_zone"], "msg": "cannot be null", "type": "required"}],
+        )
+    if "home_location_id" in changed and data.home_location_id is not None:
+        await get_location(session, data.home_location_id)
+    for column, value in _column_values(data, set(changed)).items():
+        setattr(patient, column, value)
+    patient.updated_at = clock.utcnow()
+    await session.flush()
+    await session.refresh(patient)
+    await audit.record(
+        session,
+        actor_id=actor.user_id,
+        action="update",
+        resource_type=RESOURCE,
+        resource_id=patient.id,
+        client=client,
+        detail={"fields": sorted(changed)},
+    )
+    return patient
+
+
+async def set_archived(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    archived: bool,
+    *,
+    actor: Principal,
+    client: ClientInfo,
+) -> Patient:
+    patient = await get_patient(
+        session, patient_id, actor=actor, client=client, for_update=True, action=""
+    )
+    target = "archived" if archived else "active"
+    if patient.status == target:
+        raise Conflict(f"The patient is already {target}.")
+    patient.status = target
+    patient.archived_at = clock.utcnow() if archived else None
+    patient.updated_at = clock.utcnow()
+    await session.flush()
+    await session.refresh(patient)
+    await audit.record(
+        session,
+        actor_id=actor.user_id,
+        action="archive" if archived else "restore",
+        resource_type=RESOURCE,
+        resource_id=patient.id,
+        client=client,
+    )
+    return patient
+
+
+async def search_patients(
+    session: AsyncSession,
+    q: str | None,
+    *,
+    status: str | None,
+    page: PageParams,
+    region: str,
+    actor: Principal,
+    client: ClientInfo,
+) -> Sequence[Patient]:
+    if q:
+        query = search_statement(parse_terms(q, region), status=status, page=page)
+        rows: Sequence[Patient] = (await session.scalars(query)).all()
+    else:
+        listing = select(Patient).order_by(Patient.family_name, Patient.given_name, Patient.id)
+        if status is not None:
+            listing = listing.where(Patient.status == status)
+        rows = (await session.scalars(page.apply(listing))).all()
+    # A search result is a read of each record shown.
+    for patient in rows[: page.limit]:
+        await audit.record(
+            session,
+            actor_id=actor.user_id,
+            action="list",
+            resource_type=RESOURCE,
+            resource_id=patient.id,
+            client=client,
+        )
+    return rows
+
+
+async def record_consent(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    consent: ConsentIn,
+    *,
+    actor: Principal,
+    client: ClientInfo,
+) -> None:
+    patient = await get_patient(session, patient_id, actor=actor, client=client, action="")
+    session.add(consents.new_consent(patient.id, consent, actor.user_id))
+    await session.flush()
+    await audit.record(
+        session,
+        actor_id=actor.user_id,
+        action="consent",
+        resource_type=RESOURCE,
+        resource_id=patient.id,
+        client=client,
+        detail={"channel": consent.channel, "granted": consent.granted},
+    )

@@ -1,0 +1,10 @@
+"""``make bench``: every benchmark, each with a floor measured in the same run."""
+
+from __future__ import annotations
+
+from tests.bench import http, search
+
+if __name__ == "__main__":
+    http.main()
+    print()
+    search.main()
