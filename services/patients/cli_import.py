@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clinic.service import default_location
 from services.core.settings import Settings
+from services.core.types import time_zone_names
 from services.patients.importer import (
     BATCH_SIZE,
     ImportFileError,
@@ -53,6 +54,8 @@ async def run_import(
     zone = time_zone or (location.time_zone if location else None)
     if zone is None:
         raise SystemExit("No clinic location to take a time zone from: pass --time-zone.")
+    if zone not in time_zone_names():
+        raise SystemExit(f"Nothing imported: {zone!r} is not an IANA time zone name.")
     seen: set[tuple[str, Any]] = set()
     try:
         with Progress(console=console) as progress:

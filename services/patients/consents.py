@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -18,14 +19,17 @@ def new_consent(
     patient_id: uuid.UUID,
     consent: ConsentIn,
     recorded_by: uuid.UUID | None,
-    method: str | None = None,
+    *,
+    order: int = 0,
 ) -> PatientConsent:
+    """``order``: position among decisions recorded together; a later one is newer by a
+    microsecond, so "the newest decision" never depends on which row the clock favoured."""
     return PatientConsent(
         patient_id=patient_id,
         channel=consent.channel,
         granted=consent.granted,
-        method=method or consent.method,
-        recorded_at=clock.utcnow(),
+        method=consent.method,
+        recorded_at=clock.utcnow() + timedelta(microseconds=order),
         recorded_by=recorded_by,
         note=consent.note,
     )

@@ -10,6 +10,7 @@ each batch one transaction (the caller's), so an interrupted import resumes clea
 from __future__ import annotations
 
 import csv
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
 )
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
@@ -37,6 +38,8 @@ from services.patients.models import Patient, PatientConsent
 from services.patients.schemas import BirthDate, Channel, Name, Sex, Tag
 
 BATCH_SIZE = 500
+_COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_OWN_CHART = re.compile(r"^P\d{1,12}$", re.IGNORECASE)
 REQUIRED_COLUMNS = ("given_name", "family_name", "date_of_birth")
 
 
@@ -138,17 +141,35 @@ def read_rows(path: Path, report: ImportReport) -> Iterator[tuple[int, ImportRow
     """Valid rows with their line numbers; invalid ones go into the report."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        header = [name.strip() for name in reader.fieldnames or []]
+        try:
+            header = [name.strip() for name in reader.fieldnames or []]
+        except UnicodeDecodeError:
+            raise ImportFileError("the file is not UTF-8: save it as 'CSV UTF-8'") from None
         unknown = sorted(set(header) - set(COLUMNS))
         missing = [name for name in REQUIRED_COLUMNS if name not in header]
         if unknown or missing:
+            # A file without a header row would put a patient's data here: never echo
+            # anything that does not look like a column name.
+            shown = [name if _COLUMN_NAME.match(name) else "(not shown)" for name in unknown]
             raise ImportFileError(
-                f"unknown columns: {', '.join(unknown) or 'none'}; "
-                f"missing columns: {', '.join(missing) or 'none'}; "
+                f"the first line must name the columns; unknown columns: "
+                f"{', '.join(shown) or 'none'}; missing columns: {', '.join(missing) or 'none'}; "
                 f"known columns: {', '.join(COLUMNS)}"
             )
         reader.fieldnames = header
-        for line, raw in enumerate(reader, start=2):
+        while True:
+            try:
+                raw = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                raise ImportFileError(
+                    f"line {reader.line_num + 1} is not UTF-8: save the file as 'CSV UTF-8'"
+                ) from None
+            line = reader.line_num  # the physical line, blank lines counted
+            if None in raw:
+                report.rejected.append(RowError(line, "row", "more cells than the header has"))
+                continue
             try:
                 yield line, ImportRow.model_validate(raw)
             except ValidationError as error:
@@ -161,16 +182,23 @@ def _name_key(given: str, family: str, born: date) -> tuple[str, Any]:
     return ("name", (given.casefold(), family.casefold(), born))
 
 
+def _contact_key(kind: str, value: str, given: str, born: date) -> tuple[str, Any]:
+    # The given name is part of the key: twins share a birth date and often a parent's
+    # phone or email, and must not be taken for one person.
+    return (kind, (value.lower(), given.casefold(), born))
+
+
 def _keys(row: ImportRow) -> list[tuple[str, Any]]:
-    # The same name and birth date is the last resort, for rows with no other identifier.
-    keys: list[tuple[str, Any]] = [_name_key(row.given_name, row.family_name, row.date_of_birth)]
+    """What identifies the row's patient: the chart number, else email or phone (with
+    given name and birth date), else, as a last resort, name and birth date."""
     if row.chart_number:
-        keys.append(("chart", row.chart_number.upper()))
-    if row.email:
-        keys.append(("email", (row.email.lower(), row.date_of_birth)))
-    if row.phone:
-        keys.append(("phone", (row.phone, row.date_of_birth)))
-    return keys
+        return [("chart", row.chart_number.upper())]
+    keys = [
+        _contact_key(kind, value, row.given_name, row.date_of_birth)
+        for kind, value in (("email", row.email), ("phone", row.phone))
+        if value
+    ]
+    return keys or [_name_key(row.given_name, row.family_name, row.date_of_birth)]
 
 
 async def _existing_keys(session: AsyncSession, rows: Sequence[ImportRow]) -> set[tuple[str, Any]]:
@@ -194,11 +222,27 @@ async def _existing_keys(session: AsyncSession, rows: Sequence[ImportRow]) -> se
     for chart, email, phone, born, given, family in await session.execute(query):
         found.add(("chart", chart))
         found.add(_name_key(given, family, born))
-        if email:
-            found.add(("email", (email.lower(), born)))
-        if phone:
-            found.add(("phone", (phone, born)))
+        for kind, value in (("email", email), ("phone", phone)):
+            if value:
+                found.add(_contact_key(kind, value, given, born))
     return found
+
+
+# Sequence name is a constant of ours, never input.
+_MOVE_SEQUENCE = text(
+    "SELECT setval('patient_chart_number_seq', "
+    "GREATEST(:highest, (SELECT last_value FROM patient_chart_number_seq)))"
+)
+
+
+async def _move_chart_sequence_past(session: AsyncSession, rows: Sequence[ImportRow]) -> None:
+    """Imported chart numbers in our own format (P000123) move the sequence past them, so a
+    number generated later, in this batch or any time after, never collides with them."""
+    own = [
+        int(r.chart_number[1:]) for r in rows if r.chart_number and _OWN_CHART.match(r.chart_number)
+    ]
+    if own:
+        await session.execute(_MOVE_SEQUENCE, {"highest": max(own)})
 
 
 async def import_batch(
@@ -233,6 +277,7 @@ async def import_batch(
         if row.chart_number:
             data["chart_number"] = row.chart_number.upper()
         values.append(data)
+    await _move_chart_sequence_past(session, fresh)
     # One INSERT per shape (with or without a chart number), so the default applies.
     ids: list[uuid.UUID] = []
     for with_chart in (True, False):

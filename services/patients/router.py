@@ -132,10 +132,15 @@ async def update_patient(
     responses={**_NOT_FOUND, 409: {"description": "Already archived"}},
 )
 async def archive_patient(
-    patient_id: uuid.UUID, staff: PatientStaff, session: SessionDep, client: ClientDep
+    patient_id: uuid.UUID,
+    staff: PatientStaff,
+    session: SessionDep,
+    client: ClientDep,
+    response: Response,
 ) -> PatientOut:
     """Archive instead of delete: the record stays, search hides it by default."""
     patient = await service.set_archived(session, patient_id, True, actor=staff, client=client)
+    set_etag(response, patient.version)
     return await _out(session, patient)
 
 
@@ -145,9 +150,14 @@ async def archive_patient(
     responses={**_NOT_FOUND, 409: {"description": "Not archived"}},
 )
 async def restore_patient(
-    patient_id: uuid.UUID, staff: PatientStaff, session: SessionDep, client: ClientDep
+    patient_id: uuid.UUID,
+    staff: PatientStaff,
+    session: SessionDep,
+    client: ClientDep,
+    response: Response,
 ) -> PatientOut:
     patient = await service.set_archived(session, patient_id, False, actor=staff, client=client)
+    set_etag(response, patient.version)
     return await _out(session, patient)
 
 

@@ -27,8 +27,12 @@ Sex = Literal["female", "male", "other", "undisclosed"]
 Channel = Literal["sms", "email", "none"]
 ConsentChannel = Literal["sms", "email"]
 ConsentMethod = Literal["verbal", "phone", "written", "electronic"]
+# Starts and ends with a letter or digit, so "neck pain " and "neck pain" are one tag.
 Tag = Annotated[
-    str, StringConstraints(to_lower=True, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _-]*$")
+    str,
+    StringConstraints(
+        to_lower=True, max_length=50, pattern=r"^[A-Za-z0-9]([A-Za-z0-9 _-]*[A-Za-z0-9])?$"
+    ),
 ]
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
@@ -108,7 +112,11 @@ class PatientCreate(PatientFields):
     given_name: Name
     family_name: Name
     date_of_birth: BirthDate
-    consents: list[ConsentIn] = Field(default_factory=list, max_length=4)
+    consents: list[ConsentIn] = Field(
+        default_factory=list,
+        max_length=4,
+        description="In the order given: the last decision for a channel is the one that counts",
+    )
     allow_duplicate: Flag = Field(
         default=False, description="Create even when a possible duplicate exists (409 otherwise)"
     )

@@ -1,8 +1,8 @@
 """Patient search: one box for name (typo- and accent-tolerant), phone in any format,
-email, date of birth or chart number. Ranked: exact identifiers first, then name similarity.
+email, date of birth or chart number. Ranked: exact identifiers first, then name distance.
 
-Every condition is indexable (btree for the exact ones, GIN trigram for the name), so
-PostgreSQL combines them with a BitmapOr instead of scanning the table.
+Exact identifiers are btree lookups combined with a BitmapOr; names are a KNN scan of the
+GiST trigram index (see ``_name_statement``), so no query reads the whole table.
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ def _name_statement(terms: SearchTerms, status: str | None, page: PageParams) ->
     nearest = select(Patient.id, distance.label("distance"))
     if status is not None:
         nearest = nearest.where(Patient.status == status)
-    page_of_nearest = page.apply(nearest.order_by(distance)).subquery()
+    # The id breaks ties, so many equally near names ("maria") page without repeats or gaps.
+    page_of_nearest = page.apply(nearest.order_by(distance, Patient.id)).subquery()
     return (
         select(Patient)
         .join(page_of_nearest, Patient.id == page_of_nearest.c.id)

@@ -85,13 +85,13 @@ def _column_values(data: PatientFields, fields: set[str]) -> dict[str, Any]:
     for field in fields:
         value = getattr(data, field)
         if field == "address":
+            # Only the parts sent change; ``address: null`` clears all of them.
             address = value or Address()
-            values.update(
-                {
-                    f"address_{k}" if k.startswith("line") else k: v
-                    for k, v in address.model_dump().items()
-                }
-            )
+            parts = address.model_fields_set if value is not None else set(Address.model_fields)
+            for part in parts:
+                values[f"address_{part}" if part.startswith("line") else part] = getattr(
+                    address, part
+                )
         elif field == "emergency_contact":
             values["emergency_contact_name"] = value.name if value else None
             values["emergency_contact_phone"] = value.phone if value else None
@@ -135,12 +135,26 @@ async def find_duplicates(session: AsyncSession, data: PatientCreate) -> Sequenc
 async def create_patient(
     session: AsyncSession, data: PatientCreate, *, actor: Principal, client: ClientInfo
 ) -> Patient:
+    if data.home_location_id is not None:
+        await get_location(session, data.home_location_id)  # 404 for an unknown one
     if not data.allow_duplicate:
         candidates = await find_duplicates(session, data)
         if candidates:
+            # Showing the candidates is a read of their records: audited, and kept
+            # although the request answers 409.
+            for candidate in candidates:
+                await audit.record(
+                    session,
+                    actor_id=actor.user_id,
+                    action="duplicate_check",
+                    resource_type=RESOURCE,
+                    resource_id=candidate.id,
+                    client=client,
+                )
             raise Conflict(
                 "This may be a patient who is already registered. Check the candidates; "
                 "send allow_duplicate=true if this is a different person.",
+                keep_changes=True,
                 candidates=[_candidate(p) for p in candidates],
             )
     fields = set(PatientFields.model_fields) | {"given_name", "family_name", "date_of_birth"}
@@ -152,8 +166,8 @@ async def create_patient(
     patient = Patient(**values, created_by=actor.user_id)
     session.add(patient)
     await session.flush()
-    for consent in data.consents:
-        session.add(consents.new_consent(patient.id, consent, actor.user_id))
+    for order, consent in enumerate(data.consents):
+        session.add(consents.new_consent(patient.id, consent, actor.user_id, order=order))
     await session.flush()
     await session.refresh(patient)
     await audit.record(
@@ -285,7 +299,7 @@ async def search_patients(
     actor: Principal,
     client: ClientInfo,
 ) -> Sequence[Patient]:
-    if q:
+    if q and q.strip():
         query = search_statement(parse_terms(q, region), status=status, page=page)
         rows: Sequence[Patient] = (await session.scalars(query)).all()
     else:

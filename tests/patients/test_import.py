@@ -27,7 +27,9 @@ def import_db(servers: Servers) -> str:
     return servers.url_for(IMPORT_DB)
 
 
-def _run(database_url: str, csv_path: Path) -> subprocess.CompletedProcess[str]:
+def _run(
+    database_url: str, csv_path: Path, zone: str = "America/Chicago"
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "CLINIC_ENV": "test",
@@ -36,7 +38,7 @@ def _run(database_url: str, csv_path: Path) -> subprocess.CompletedProcess[str]:
     }
     return subprocess.run(
         [sys.executable, "-m", "services.cli", "import-patients", str(csv_path),
-         "--time-zone", "America/Chicago"],
+         "--time-zone", zone],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
@@ -95,6 +97,48 @@ def test_unknown_columns_stop_the_import_before_anything_is_written(
     result = _run(import_db, path)
     assert result.returncode != 0
     assert "unknown columns: ssn" in result.stderr
+    assert _count(servers, "SELECT count(*) FROM patients") == 0
+
+
+def test_twins_sharing_a_phone_are_two_patients_and_chart_numbers_never_collide(
+    import_db: str, servers: Servers, tmp_path: Path
+) -> None:
+    path = _write(
+        tmp_path / "family.csv",
+        [
+            ["", "Ava", "Kim", "2015-05-05", "(312) 555-0177", "", "", "", "", ""],
+            ["", "Zoe", "Kim", "2015-05-05", "(312) 555-0177", "", "", "", "", ""],
+            ["P000001", "Old", "Record", "1950-01-01", "", "", "", "", "", ""],
+            ["", "New", "Number", "1960-01-01", "", "", "", "", "", ""],
+        ],
+    )
+    result = _run(import_db, path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "imported 4" in result.stderr
+    assert _count(servers, "SELECT count(*) FROM patients WHERE chart_number = 'P000002'") == 1
+
+
+def test_rows_are_reported_by_the_line_a_spreadsheet_shows(
+    import_db: str, servers: Servers, tmp_path: Path
+) -> None:
+    path = tmp_path / "gaps.csv"
+    path.write_text(
+        "given_name,family_name,date_of_birth\n\n\nAna,Reyes,1980-01-01\nBad,Date,1980-13-01\n"
+        "Too,Many,1980-01-01,extra\n"
+    )
+    result = _run(import_db, path)
+    assert "imported 1" in result.stderr
+    assert "│ 5 " in result.stderr  # the bad date, after two blank lines
+    assert "more cells than the header" in result.stderr
+
+
+def test_an_unknown_time_zone_stops_the_import(
+    import_db: str, servers: Servers, tmp_path: Path
+) -> None:
+    path = _write(tmp_path / "one.csv", [["", "Ana", "Reyes", "1980-01-01"] + [""] * 6])
+    result = _run(import_db, path, zone="Mars/Olympus")
+    assert result.returncode != 0
+    assert "not an IANA time zone" in result.stderr
     assert _count(servers, "SELECT count(*) FROM patients") == 0
 
 

@@ -194,3 +194,48 @@ async def test_no_location_and_no_zone_asks_for_a_zone(
         PATIENTS, json=patient_body(time_zone="America/New_York"), headers=desk.headers
     )
     assert ok.status_code == 201
+
+
+async def test_patch_changes_only_the_address_parts_sent(
+    client: httpx.AsyncClient, desk: Staff, new_patient: NewPatient
+) -> None:
+    patient = await new_patient(address={"line1": "12 W Elm St", "city": "Chicago"})
+    url = f"{PATIENTS}/{patient['id']}"
+    response = await client.patch(
+        url, json={"address": {"postal_code": "60610"}}, headers={**desk.headers, "If-Match": '"1"'}
+    )
+    assert response.json()["address"]["line1"] == "12 W Elm St"
+    assert response.json()["address"]["postal_code"] == "60610"
+    cleared = await client.patch(
+        url, json={"address": None}, headers={**desk.headers, "If-Match": '"2"'}
+    )
+    assert cleared.json()["address"]["line1"] is None
+
+
+async def test_showing_duplicate_candidates_is_audited(
+    client: httpx.AsyncClient, desk: Staff, new_patient: NewPatient, session: AsyncSession
+) -> None:
+    jordan = await new_patient()
+    response = await client.post(
+        PATIENTS, json=patient_body(given_name="Jordyn"), headers=desk.headers
+    )
+    assert response.status_code == 409
+    checks = await session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "duplicate_check", AuditEvent.resource_id == jordan["id"])
+    )
+    assert checks == 1
+
+
+async def test_the_last_consent_given_at_registration_counts(
+    client: httpx.AsyncClient, desk: Staff
+) -> None:
+    consents = [
+        {"channel": "sms", "granted": True, "method": "phone"},
+        {"channel": "sms", "granted": False, "method": "phone"},
+    ]
+    response = await client.post(
+        PATIENTS, json=patient_body(consents=consents), headers=desk.headers
+    )
+    assert response.json()["consent"]["sms"] is False

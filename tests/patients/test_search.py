@@ -112,3 +112,27 @@ async def test_name_search_is_a_knn_scan_of_the_trigram_index(session: AsyncSess
     plan = "\n".join(row[0] for row in await session.execute(text(f"EXPLAIN {compiled}")))
     assert "Index Scan using ix_patients_search_name_trgm" in plan, plan
     assert "Order By" in plan, plan
+
+
+async def test_pages_of_equally_near_names_neither_repeat_nor_skip(
+    client: httpx.AsyncClient, desk: Staff, new_patient: NewPatient
+) -> None:
+    for n in range(7):
+        await new_patient(
+            given_name="Maria",
+            family_name="Lopez",
+            date_of_birth=f"1980-01-0{n + 1}",
+            phone=None,
+            email=None,
+            consents=[],
+            allow_duplicate=True,
+        )
+    seen: list[str] = []
+    for offset in range(0, 7, 3):
+        page = await client.get(
+            PATIENTS,
+            params={"q": "maria", "limit": 3, "offset": offset},
+            headers=desk.headers,
+        )
+        seen += [p["id"] for p in page.json()["items"]]
+    assert len(seen) == len(set(seen)) == 7
