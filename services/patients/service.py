@@ -41,6 +41,25 @@ PATIENT_ROLES = frozenset({Role.front_desk, Role.chiropractor, Role.admin})
 DUPLICATE_NAME_SIMILARITY = 0.5
 
 
+async def _audit(
+    session: AsyncSession,
+    actor: Principal,
+    client: ClientInfo,
+    action: str,
+    patient_id: uuid.UUID,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    await audit.record(
+        session,
+        actor_id=actor.user_id,
+        action=action,
+        resource_type=RESOURCE,
+        resource_id=patient_id,
+        client=client,
+        detail=detail,
+    )
+
+
 def may_access(principal: Principal, _: Patient) -> bool:
     return principal.has_any(PATIENT_ROLES)
 
@@ -143,14 +162,7 @@ async def create_patient(
             # Showing the candidates is a read of their records: audited, and kept
             # although the request answers 409.
             for candidate in candidates:
-                await audit.record(
-                    session,
-                    actor_id=actor.user_id,
-                    action="duplicate_check",
-                    resource_type=RESOURCE,
-                    resource_id=candidate.id,
-                    client=client,
-                )
+                await _audit(session, actor, client, "duplicate_check", candidate.id)
             raise Conflict(
                 "This may be a patient who is already registered. Check the candidates; "
                 "send allow_duplicate=true if this is a different person.",
@@ -170,14 +182,8 @@ async def create_patient(
         session.add(consents.new_consent(patient.id, consent, actor.user_id, order=order))
     await session.flush()
     await session.refresh(patient)
-    await audit.record(
-        session,
-        actor_id=actor.user_id,
-        action="create",
-        resource_type=RESOURCE,
-        resource_id=patient.id,
-        client=client,
-        detail={"duplicate_override": data.allow_duplicate},
+    await _audit(
+        session, actor, client, "create", patient.id, {"duplicate_override": data.allow_duplicate}
     )
     return patient
 
@@ -204,14 +210,7 @@ async def get_patient(
         session, Patient, patient_id, actor, may_access, for_update=for_update
     )
     if action:
-        await audit.record(
-            session,
-            actor_id=actor.user_id,
-            action=action,
-            resource_type=RESOURCE,
-            resource_id=patient.id,
-            client=client,
-        )
+        await _audit(session, actor, client, action, patient.id)
     return patient
 
 
@@ -247,15 +246,7 @@ async def update_patient(
     patient.updated_at = clock.utcnow()
     await session.flush()
     await session.refresh(patient)
-    await audit.record(
-        session,
-        actor_id=actor.user_id,
-        action="update",
-        resource_type=RESOURCE,
-        resource_id=patient.id,
-        client=client,
-        detail={"fields": sorted(changed)},
-    )
+    await _audit(session, actor, client, "update", patient.id, {"fields": sorted(changed)})
     return patient
 
 
@@ -278,14 +269,7 @@ async def set_archived(
     patient.updated_at = clock.utcnow()
     await session.flush()
     await session.refresh(patient)
-    await audit.record(
-        session,
-        actor_id=actor.user_id,
-        action="archive" if archived else "restore",
-        resource_type=RESOURCE,
-        resource_id=patient.id,
-        client=client,
-    )
+    await _audit(session, actor, client, "archive" if archived else "restore", patient.id)
     return patient
 
 
@@ -309,14 +293,7 @@ async def search_patients(
         rows = (await session.scalars(page.apply(listing))).all()
     # A search result is a read of each record shown.
     for patient in rows[: page.limit]:
-        await audit.record(
-            session,
-            actor_id=actor.user_id,
-            action="list",
-            resource_type=RESOURCE,
-            resource_id=patient.id,
-            client=client,
-        )
+        await _audit(session, actor, client, "list", patient.id)
     return rows
 
 
@@ -331,12 +308,11 @@ async def record_consent(
     patient = await get_patient(session, patient_id, actor=actor, client=client, action="")
     session.add(consents.new_consent(patient.id, consent, actor.user_id))
     await session.flush()
-    await audit.record(
+    await _audit(
         session,
-        actor_id=actor.user_id,
-        action="consent",
-        resource_type=RESOURCE,
-        resource_id=patient.id,
-        client=client,
-        detail={"channel": consent.channel, "granted": consent.granted},
+        actor,
+        client,
+        "consent",
+        patient.id,
+        {"channel": consent.channel, "granted": consent.granted},
     )
