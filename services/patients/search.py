@@ -71,6 +71,10 @@ def literal_sql(statement: Select[Patient]) -> str:
     return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
+def is_name_search(terms: SearchTerms) -> bool:
+    return not (terms.chart_number or terms.phone or terms.email or terms.birth_date)
+
+
 def _exact_statement(
     terms: SearchTerms, status: str | None, page: PageParams
 ) -> Select[Patient] | None:
@@ -107,17 +111,22 @@ def _name_statement(terms: SearchTerms, status: str | None, page: PageParams) ->
         ("<->", WHOLE_NAME_MAX_DISTANCE) if whole else ("<<->", PART_MAX_DISTANCE)
     )
     distance = name.op(operator, return_type=Float)(Patient.search_name)
-    nearest = select(Patient.id, distance.label("distance"))
+    # The position in the KNN stream orders the page: ties (many "maria") keep the scan's
+    # order, which a longer LIMIT only extends, so pages never repeat or skip anyone.
+    position = func.row_number().over(order_by=distance)
+    nearest = select(Patient.id, distance.label("distance"), position.label("position"))
     if status is not None:
         nearest = nearest.where(Patient.status == status)
-    # The id breaks ties, so many equally near names ("maria") page without repeats or gaps.
-    page_of_nearest = page.apply(nearest.order_by(distance, Patient.id)).subquery()
-    return (
+    # ORDER BY the distance alone keeps this a KNN index scan (a tie-breaker here makes
+    # PostgreSQL 15 sort the whole table); it reads up to the end of the requested page.
+    nearest_up_to_page = nearest.order_by(distance).limit(page.offset + page.limit + 1).subquery()
+    ordered = (
         select(Patient)
-        .join(page_of_nearest, Patient.id == page_of_nearest.c.id)
-        .where(page_of_nearest.c.distance <= max_distance)
-        .order_by(page_of_nearest.c.distance, Patient.family_name, Patient.given_name, Patient.id)
+        .join(nearest_up_to_page, Patient.id == nearest_up_to_page.c.id)
+        .where(nearest_up_to_page.c.distance <= max_distance)
+        .order_by(nearest_up_to_page.c.position)
     )
+    return page.apply(ordered)
 
 
 def search_statement(

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, func, literal, or_, select
+from sqlalchemy import ColumnElement, Float, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clinic.service import default_location, get_location
@@ -33,7 +33,7 @@ from services.patients.schemas import (
     PatientOut,
     PatientUpdate,
 )
-from services.patients.search import parse_terms, search_statement
+from services.patients.search import is_name_search, parse_terms, search_statement
 
 RESOURCE = "patient"
 PATIENT_ROLES = frozenset({Role.front_desk, Role.chiropractor, Role.admin})
@@ -284,7 +284,13 @@ async def search_patients(
     client: ClientInfo,
 ) -> Sequence[Patient]:
     if q and q.strip():
-        query = search_statement(parse_terms(q, region), status=status, page=page)
+        terms = parse_terms(q, region)
+        if is_name_search(terms):
+            # Always the KNN index scan, even on a small table where the planner would
+            # rather sort: the scan's order is stable, so equally near names ("maria")
+            # page without repeats or gaps whatever the page size.
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+        query = search_statement(terms, status=status, page=page)
         rows: Sequence[Patient] = (await session.scalars(query)).all()
     else:
         listing = select(Patient).order_by(Patient.family_name, Patient.given_name, Patient.id)
