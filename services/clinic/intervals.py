@@ -17,14 +17,25 @@ Interval = tuple[datetime, datetime]
 def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
     """``day`` at local wall-clock time ``at`` in ``zone``, as a UTC instant.
 
-    fold=0 (the default, stated on purpose): a time that happens twice (the repeated hour
-    when clocks go back) means its first occurrence, the earlier instant; a time that does
-    not exist (the skipped hour when clocks go forward) is read with the offset in force
-    before the change, which lands it as far past the gap as it was into it (02:30 becomes
-    03:30). Either way an interval keeps the length the wall clock actually shows that day:
-    01:00-04:00 on a spring-forward night is 2 hours of work, not 3.
+    A time that happens twice (the repeated hour when clocks go back) means its first
+    occurrence (fold=0). A time that does not exist (the hour skipped when clocks go
+    forward) means the moment the clocks jump: 02:30 on that night is 03:00, so a block
+    02:30-03:15 is the quarter hour that exists, and 01:00-02:30 ends at the jump. Either
+    way an interval keeps the length the wall clock shows that day: 01:00-04:00 on a
+    spring-forward night is 2 hours of work, not 3.
     """
-    return datetime.combine(day, at, tzinfo=zone).replace(fold=0).astimezone(UTC)
+    local = datetime.combine(day, at, tzinfo=zone)
+    instant = local.replace(fold=0).astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return instant
+    # In the gap: fold=1 reads it with the offset after the jump (an instant before the
+    # jump) and fold=0 with the one before (after it); the jump lies between, on a minute.
+    before_jump = local.replace(fold=1).astimezone(UTC)
+    offset = before_jump.astimezone(zone).utcoffset()
+    jump = before_jump.replace(second=0, microsecond=0)
+    while jump.astimezone(zone).utcoffset() == offset and jump < instant:
+        jump += timedelta(minutes=1)
+    return jump
 
 
 def dates(start_date: date, end_date: date) -> Iterator[date]:

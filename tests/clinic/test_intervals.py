@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +60,15 @@ async def test_an_interval_across_the_spring_gap_has_its_real_length(
         session, practitioner.id, location.id, date(2026, 11, 1), date(2026, 11, 1)
     )
     assert end - start == timedelta(hours=4)  # 01:00-02:00 happens twice that night
+
+
+def test_a_time_in_the_skipped_hour_means_the_moment_clocks_jump() -> None:
+    zone = ZoneInfo("America/New_York")
+    day = date(2026, 3, 8)  # 02:00 EST jumps to 03:00 EDT (07:00 UTC)
+    found = intervals.weekly_to_utc([(day.weekday(), time(2, 30), time(3, 15))], zone, day, day)
+    assert found == [(_utc("2026-03-08", 7), _utc("2026-03-08", 7, 15))]
+    ends_in_gap = intervals.weekly_to_utc([(day.weekday(), time(1), time(2, 30))], zone, day, day)
+    assert ends_in_gap == [(_utc("2026-03-08", 6), _utc("2026-03-08", 7))]
 
 
 async def test_time_off_removes_and_extra_hours_add(
