@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Float, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.clinic.service import default_location, get_location
+from services.clinic.service import Location, default_location, get_location
 from services.core import audit, clock
 from services.core.auth.access import load_authorized
 from services.core.auth.roles import Role
@@ -121,20 +121,22 @@ def _column_values(data: PatientFields, fields: set[str]) -> dict[str, Any]:
     return values
 
 
-async def _time_zone_for(session: AsyncSession, data: PatientFields) -> str:
+async def _home_location(session: AsyncSession, data: PatientCreate) -> Location | None:
+    """The location named (404 if unknown), else the clinic's default one, if any."""
+    if data.home_location_id is not None:
+        return await get_location(session, data.home_location_id)
+    return await default_location(session)
+
+
+def _time_zone(data: PatientCreate, home: Location | None) -> str:
     if data.time_zone:
         return data.time_zone
-    location = (
-        await get_location(session, data.home_location_id)
-        if data.home_location_id
-        else await default_location(session)
-    )
-    if location is None:
+    if home is None:
         raise ValidationFailed(
             "Give the patient a time zone: there is no clinic location to take it from.",
             errors=[{"loc": ["body", "time_zone"], "msg": "required", "type": "missing"}],
         )
-    return location.time_zone
+    return home.time_zone
 
 
 async def find_duplicates(session: AsyncSession, data: PatientCreate) -> Sequence[Patient]:
@@ -154,8 +156,7 @@ async def find_duplicates(session: AsyncSession, data: PatientCreate) -> Sequenc
 async def create_patient(
     session: AsyncSession, data: PatientCreate, *, actor: Principal, client: ClientInfo
 ) -> Patient:
-    if data.home_location_id is not None:
-        await get_location(session, data.home_location_id)  # 404 for an unknown one
+    home = await _home_location(session, data)
     if not data.allow_duplicate:
         candidates = await find_duplicates(session, data)
         if candidates:
@@ -171,10 +172,8 @@ async def create_patient(
             )
     fields = set(PatientFields.model_fields) | {"given_name", "family_name", "date_of_birth"}
     values = _column_values(data, fields)
-    values["time_zone"] = await _time_zone_for(session, data)
-    if data.home_location_id is None:
-        location = await default_location(session)
-        values["home_location_id"] = location.id if location else None
+    values["time_zone"] = _time_zone(data, home)
+    values["home_location_id"] = home.id if home else None
     patient = Patient(**values, created_by=actor.user_id)
     session.add(patient)
     await session.flush()
