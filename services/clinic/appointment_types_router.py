@@ -66,8 +66,6 @@ async def get_appointment_type(
     responses={
         **_NO_TYPE,
         409: {"description": "Name already used"},
-        412: {"description": "Stale If-Match"},
-        428: {"description": "If-Match missing"},
     },
 )
 async def update_appointment_type(

@@ -67,8 +67,6 @@ async def get_location(
     responses={
         **_NO_LOCATION,
         409: {"description": "Name already used"},
-        412: {"description": "Stale If-Match"},
-        428: {"description": "If-Match missing"},
     },
 )
 async def update_location(

@@ -93,8 +93,6 @@ async def get_practitioner(
     response_model=PractitionerOut,
     responses={
         404: {"description": "No practitioner, or no such location"},
-        412: {"description": "Stale If-Match"},
-        428: {"description": "If-Match missing"},
     },
 )
 async def update_practitioner(

@@ -46,12 +46,22 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 _PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _SIGNED_IN = {"401": "Not signed in, or the session ended", "403": "Your role does not allow this"}
+_CONDITIONAL = {
+    "412": "The record changed since the ETag sent in If-Match",
+    "428": "If-Match missing",
+}
 
 
 def _problem_responses(operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if operation.get("security"):
         for status, description in _SIGNED_IN.items():
+            responses.setdefault(status, {"description": description})
+    if any(
+        p.get("in") == "header" and p.get("name", "").lower() == "if-match"
+        for p in operation.get("parameters", [])
+    ):
+        for status, description in _CONDITIONAL.items():
             responses.setdefault(status, {"description": description})
     if "requestBody" in operation:
         responses.setdefault("400", {"description": "The body could not be decoded"})

@@ -105,8 +105,6 @@ async def get_patient(
     response_model=PatientOut,
     responses={
         **_NOT_FOUND,
-        412: {"description": "The record changed since your If-Match"},
-        428: {"description": "If-Match missing"},
     },
 )
 async def update_patient(

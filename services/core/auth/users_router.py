@@ -61,8 +61,6 @@ async def get_user(
     responses={
         404: {"description": "No user"},
         409: {"description": "Would leave no active admin"},
-        412: {"description": "Stale If-Match"},
-        428: {"description": "If-Match missing"},
     },
 )
 async def update_user(
