@@ -1,5 +1,13 @@
 """Every table's model, imported in one place so Alembic sees the whole schema."""
 
+from services.appointments.models import (
+    Appointment,
+    AppointmentSeries,
+    CalendarFeed,
+    IdempotencyKey,
+    StatusChange,
+    WaitlistEntry,
+)
 from services.clinic.models import (
     AppointmentType,
     Location,
@@ -18,9 +26,13 @@ from services.patients.models import Patient, PatientConsent
 metadata = Base.metadata
 
 __all__ = [
+    "Appointment",
+    "AppointmentSeries",
     "AppointmentType",
     "AuditEvent",
     "AuthSession",
+    "CalendarFeed",
+    "IdempotencyKey",
     "Location",
     "LoginFailure",
     "MessageSettings",
@@ -30,7 +42,9 @@ __all__ = [
     "PractitionerLocation",
     "Room",
     "ScheduleException",
+    "StatusChange",
     "User",
+    "WaitlistEntry",
     "WorkingHours",
     "metadata",
 ]

@@ -33,6 +33,13 @@ EXPECTED_TABLES = {
     # patients
     "patients",
     "patient_consents",
+    # scheduling
+    "appointments",
+    "appointment_status_changes",
+    "appointment_series",
+    "idempotency_keys",
+    "calendar_feeds",
+    "waitlist_entries",
 }
 
 
