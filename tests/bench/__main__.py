@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from tests.bench import http, search
+from tests.bench import http, scheduling, search
 
 if __name__ == "__main__":
     http.main()
     print()
     search.main()
+    print()
+    scheduling.main()

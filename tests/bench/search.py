@@ -135,7 +135,7 @@ SYLLABLES = [
 ]
 
 
-def _patients(count: int) -> Iterator[tuple[str, str, date, str, str, str]]:
+def patient_rows(count: int) -> Iterator[tuple[str, str, date, str, str, str]]:
     """Varied, realistic-looking names: 60 given names, tens of thousands of surnames."""
     rng = random.Random(20261123)
     for n in range(count):
@@ -153,7 +153,7 @@ def _patients(count: int) -> Iterator[tuple[str, str, date, str, str, str]]:
 def _seed(connection: psycopg.Connection[Any], count: int) -> None:
     columns = "given_name, family_name, date_of_birth, phone, email, time_zone"
     with connection.cursor().copy(f"COPY patients ({columns}) FROM STDIN") as copy:
-        for row in _patients(count):
+        for row in patient_rows(count):
             copy.write_row(row)
 
 
