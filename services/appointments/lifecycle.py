@@ -49,7 +49,7 @@ def _refuse(appointment: Appointment, transition: Transition) -> Conflict:
     allowed = ", ".join(sorted(s.value for s in transition.sources))
     return Conflict(
         f"Cannot {verb} an appointment that is {state} (only from: {allowed}).",
-        status=appointment.status,
+        current_status=appointment.status,
     )
 
 
@@ -91,6 +91,8 @@ async def advance(
         session, appointment_id, actor=actor, client=client, for_update=True, action=""
     )
     now = clock.utcnow()
+    if Status(appointment.status) not in transition.sources:
+        raise _refuse(appointment, transition)
     if transition is NO_SHOW and now < appointment.starts_at:
         raise Conflict("A patient can be marked as a no-show only after the start time.")
     apply(session, appointment, transition, actor_id=actor.user_id, now=now)
