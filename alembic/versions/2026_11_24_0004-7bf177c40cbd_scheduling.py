@@ -263,6 +263,8 @@ def upgrade() -> None:
             ["rescheduled_to_id"],
             ["appointments.id"],
             name=op.f("fk_appointments_rescheduled_to_id_appointments"),
+            deferrable=True,
+            initially="DEFERRED",
         ),
         sa.ForeignKeyConstraint(
             ["room_id"], ["rooms.id"], name=op.f("fk_appointments_room_id_rooms")

@@ -160,8 +160,10 @@ class Appointment(Base):
     rescheduled_from_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("appointments.id"), unique=True
     )
+    # Deferred: a reschedule marks the old row before its successor exists (the new one may
+    # take part of the old one's time, which only a freed old row allows).
     rescheduled_to_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("appointments.id"), unique=True
+        ForeignKey("appointments.id", deferrable=True, initially="DEFERRED"), unique=True
     )
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = _now_column()

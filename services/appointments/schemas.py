@@ -37,11 +37,6 @@ class SeriesMode(StrEnum):
     book_what_fits = "book_what_fits"
 
 
-class Scope(StrEnum):
-    this = "this"
-    following = "following"  # this occurrence of a care-plan series and all later ones
-
-
 class AppointmentCreate(BaseModel):
     model_config = _FORBID
 
@@ -75,8 +70,7 @@ class Cancel(BaseModel):
     model_config = _FORBID
 
     reason: CancelReason
-    note: OptionalText500 | None = None
-    scope: Scope = Scope.this
+    note: OptionalText500 | None = Field(default=None, description="Kept in the history")
 
 
 class AppointmentOut(BaseModel):
@@ -121,12 +115,12 @@ class Slot(BaseModel):
     starts_at: datetime
     ends_at: datetime
     practitioner_id: uuid.UUID
-    location_id: uuid.UUID
     room_id: uuid.UUID | None = Field(description="A room that is free then, if the type needs one")
 
 
 class Availability(BaseModel):
     appointment_type_id: uuid.UUID
+    location_id: uuid.UUID
     time_zone: str
     slots: list[Slot]
 
@@ -152,6 +146,14 @@ class SeriesCreate(BaseModel):
     ]
     time: LocalTime = Field(description="Local time of each visit, HH:MM")
     mode: SeriesMode
+
+
+class SeriesCancel(BaseModel):
+    model_config = _FORBID
+
+    from_appointment_id: uuid.UUID = Field(description="This occurrence and all later ones")
+    reason: CancelReason
+    note: OptionalText500 | None = None
 
 
 class SeriesMove(BaseModel):

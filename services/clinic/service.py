@@ -1,6 +1,6 @@
 """What other domains may use of clinic setup. They import from here, never the models.
 
-Scheduling asks ``working_intervals`` for availability; messaging asks
+Scheduling asks ``working_intervals`` (and the interval helpers) for availability; messaging asks
 ``effective_message_settings`` for reminder offsets and quiet hours.
 """
 
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from services.clinic.appointment_types import get_appointment_type
 from services.clinic.hours import working_intervals
-from services.clinic.intervals import Interval
+from services.clinic.intervals import Interval, clip, local_instant, merge
 from services.clinic.locations import default_location, get_location
+from services.clinic.lookup import get_room, practitioners_at, rooms_of_kind, works_at
 from services.clinic.messages import EffectiveMessageSettings, effective_message_settings
-from services.clinic.models import AppointmentType, Location, Practitioner
+from services.clinic.models import AppointmentType, Location, Practitioner, Room
 from services.clinic.practitioners import get_practitioner
 
 __all__ = [
@@ -20,10 +21,18 @@ __all__ = [
     "Interval",
     "Location",
     "Practitioner",
+    "Room",
+    "clip",
     "default_location",
     "effective_message_settings",
     "get_appointment_type",
     "get_location",
     "get_practitioner",
+    "get_room",
+    "local_instant",
+    "merge",
+    "practitioners_at",
+    "rooms_of_kind",
     "working_intervals",
+    "works_at",
 ]

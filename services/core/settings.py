@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         default=None,
         description="Development override of every location's quiet hours, e.g. 21:00-08:00.",
     )
+    slot_grid_minutes: int = Field(
+        default=10, ge=5, le=60, description="Availability offers starts on this local grid."
+    )
+    min_notice_minutes: int = Field(
+        default=60, ge=0, description="Availability offers no start sooner than this from now."
+    )
 
     @field_validator("phone_region")
     @classmethod

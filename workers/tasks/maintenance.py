@@ -1,4 +1,4 @@
-"""Housekeeping: drop sessions and failed-login rows nobody can use any more."""
+"""Housekeeping: drop sessions, failed-login rows and idempotency keys nobody can use any more."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Delete, delete, or_
 from sqlalchemy.orm import Session
 
+from services.appointments.models import IdempotencyKey
 from services.core import clock
 from services.core.auth.models import AuthSession, LoginFailure
 from services.core.database import sync_session_scope
@@ -40,4 +41,5 @@ def purge_expired_sessions() -> dict[str, int]:
         failures = _deleted(
             session, delete(LoginFailure).where(LoginFailure.at < now - lockout_window)
         )
-    return {"sessions": sessions, "login_failures": failures}
+        keys = _deleted(session, delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
+    return {"sessions": sessions, "login_failures": failures, "idempotency_keys": keys}

@@ -1,0 +1,302 @@
+"""Bookable start times: working hours minus busy time, on a local grid, with a free room.
+
+A start ``s`` is offered when the visit ``[s, s + duration)`` lies inside the practitioner's
+working hours at the location, the time it holds ``[s - buffer_before, s + duration +
+buffer_after)`` touches none of their appointments that still hold time, and (when the type
+needs a room) a room of that kind is free for the same held time. These are the same rules
+the booking path and the exclusion constraints apply, so an offered slot books unless
+someone takes it first.
+"""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.appointments.models import FREED, Appointment
+from services.appointments.schemas import Availability, Slot
+from services.clinic.service import (
+    AppointmentType,
+    Interval,
+    Location,
+    clip,
+    default_location,
+    get_appointment_type,
+    get_location,
+    get_practitioner,
+    merge,
+    practitioners_at,
+    rooms_of_kind,
+    working_intervals,
+    works_at,
+)
+from services.core import clock
+from services.core.errors import ValidationFailed
+from services.core.settings import Settings
+
+# Visits are shorter than a day (8 h plus buffers of at most 2 h each side), so every
+# appointment that touches a window starts within a day of it: the bound that lets an
+# overlap query use the (owner, starts_at) b-tree index.
+REACH = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Need:
+    """What one visit of an appointment type takes."""
+
+    duration: timedelta
+    before: timedelta
+    after: timedelta
+    room_kind: str | None
+
+    @classmethod
+    def of(cls, kind: AppointmentType) -> Need:
+        return cls(
+            duration=timedelta(minutes=kind.duration_minutes),
+            before=timedelta(minutes=kind.buffer_before_minutes),
+            after=timedelta(minutes=kind.buffer_after_minutes),
+            room_kind=kind.room_kind,
+        )
+
+    def visit(self, start: datetime) -> Interval:
+        return (start, start + self.duration)
+
+    def held(self, start: datetime) -> Interval:
+        return (start - self.before, start + self.duration + self.after)
+
+
+class Busy:
+    """Sorted, merged busy intervals with an O(log n) overlap test."""
+
+    def __init__(self, found: Iterable[Interval]) -> None:
+        self.intervals = merge(found)
+        self._starts = [start for start, _ in self.intervals]
+
+    def is_free(self, interval: Interval) -> bool:
+        start, end = interval
+        i = bisect.bisect_right(self._starts, start) - 1
+        if i >= 0 and self.intervals[i][1] > start:
+            return False
+        nxt = i + 1
+        return nxt >= len(self.intervals) or self.intervals[nxt][0] >= end
+
+
+async def busy_times(
+    session: AsyncSession,
+    column: str,
+    owner_ids: Sequence[uuid.UUID],
+    window: Interval,
+    *,
+    excluding: uuid.UUID | None = None,
+) -> dict[uuid.UUID, Busy]:
+    """Time held by appointments of each practitioner (or room) that overlap ``window``."""
+    owner = getattr(Appointment, column)
+    query = select(owner, Appointment.held_from, Appointment.held_until).where(
+        owner.in_(owner_ids),
+        Appointment.starts_at > window[0] - REACH,
+        Appointment.starts_at < window[1] + REACH,
+        Appointment.held_until > window[0],
+        Appointment.held_from < window[1],
+        Appointment.status.not_in(FREED),
+    )
+    if excluding is not None:
+        query = query.where(Appointment.id != excluding)
+    found: dict[uuid.UUID, list[Interval]] = defaultdict(list)
+    for owner_id, start, end in await session.execute(query):
+        found[owner_id].append((start.astimezone(UTC), end.astimezone(UTC)))
+    return {owner_id: Busy(found.get(owner_id, [])) for owner_id in owner_ids}
+
+
+def grid_starts(interval: Interval, grid: timedelta, zone: ZoneInfo) -> Iterable[datetime]:
+    """Instants in ``interval`` on the local wall-clock grid (09:00, 09:10, …)."""
+    start, end = interval
+    local = start.astimezone(zone)
+    minutes = local.hour * 60 + local.minute
+    step = int(grid.total_seconds() // 60)
+    skip = (-minutes) % step
+    first = start.replace(second=0, microsecond=0) + timedelta(minutes=skip)
+    if first < start:
+        first += grid
+    current = first
+    while current < end:
+        yield current
+        current += grid
+
+
+@dataclass(frozen=True)
+class Candidate:
+    starts_at: datetime
+    practitioner_id: uuid.UUID
+    room_id: uuid.UUID | None
+
+
+class RoomPicker:
+    """The first free room of the needed kind, for a held interval."""
+
+    def __init__(self, room_ids: Sequence[uuid.UUID], busy: dict[uuid.UUID, Busy]) -> None:
+        self.room_ids = room_ids
+        self.busy = busy
+
+    def pick(self, held: Interval) -> uuid.UUID | None:
+        for room_id in self.room_ids:
+            if self.busy[room_id].is_free(held):
+                return room_id
+        return None
+
+
+async def room_picker(
+    session: AsyncSession, location_id: uuid.UUID, need: Need, window: Interval
+) -> RoomPicker | None:
+    """None when the type needs no room."""
+    if need.room_kind is None:
+        return None
+    room_ids = await rooms_of_kind(session, location_id, need.room_kind)
+    wide = (window[0] - need.before, window[1] + need.duration + need.after)
+    return RoomPicker(room_ids, await busy_times(session, "room_id", room_ids, wide))
+
+
+async def find_slots(
+    session: AsyncSession,
+    *,
+    need: Need,
+    practitioner_ids: Sequence[uuid.UUID],
+    location_id: uuid.UUID,
+    zone: ZoneInfo,
+    window: Interval,
+    grid: timedelta,
+    first_only: bool = False,
+) -> list[Candidate]:
+    """Every bookable start in ``window`` (UTC instants), earliest first."""
+    if window[0] >= window[1] or not practitioner_ids:
+        return []
+    start_date = window[0].astimezone(zone).date()
+    end_date = window[1].astimezone(zone).date()
+    wide = (window[0] - need.before, window[1] + need.duration + need.after)
+    busy = await busy_times(session, "practitioner_id", practitioner_ids, wide)
+    rooms = await room_picker(session, location_id, need, window)
+    found: list[Candidate] = []
+    for practitioner_id in practitioner_ids:
+        working = await working_intervals(
+            session, practitioner_id, location_id, start_date, end_date
+        )
+        # Starts lie in the window; the visit may run past its end.
+        starts = _starts(working, window, need, grid, zone, busy[practitioner_id], rooms)
+        for start, room_id in starts:
+            found.append(Candidate(start, practitioner_id, room_id))
+            if first_only:
+                break
+    found.sort(key=lambda c: (c.starts_at, str(c.practitioner_id)))
+    return found[:1] if first_only else found
+
+
+def _starts(
+    working: list[Interval],
+    window: Interval,
+    need: Need,
+    grid: timedelta,
+    zone: ZoneInfo,
+    busy: Busy,
+    rooms: RoomPicker | None,
+) -> Iterator[tuple[datetime, uuid.UUID | None]]:
+    for block in clip(working, (window[0], window[1] + need.duration)):
+        for start in grid_starts(block, grid, zone):
+            if start >= window[1] or need.visit(start)[1] > block[1]:
+                break
+            held = need.held(start)
+            if not busy.is_free(held):
+                continue
+            room_id = rooms.pick(held) if rooms else None
+            if rooms is None or room_id is not None:
+                yield start, room_id
+
+
+MAX_WINDOW = timedelta(days=31)
+
+
+async def _where(
+    session: AsyncSession, practitioner_id: uuid.UUID | None, location_id: uuid.UUID | None
+) -> tuple[Location, list[uuid.UUID]]:
+    """The location and practitioners to search, from what the caller named."""
+    if practitioner_id is not None:
+        practitioner = await get_practitioner(session, practitioner_id)
+        places = await works_at(session, practitioner.id)
+        if location_id is None and len(places) == 1:
+            location_id = places[0]
+        if location_id is not None and location_id not in places:
+            location = await get_location(session, location_id)
+            raise _query_error(
+                "location_id", f"{practitioner.display_name} does not work at {location.name}."
+            )
+        if location_id is None:
+            raise _query_error(
+                "location_id", f"{practitioner.display_name} works at several locations; name one."
+            )
+        ids = [practitioner.id] if practitioner.is_active else []
+        return await get_location(session, location_id), ids
+    if location_id is not None:
+        location = await get_location(session, location_id)
+    else:
+        found = await default_location(session)
+        if found is None:
+            raise _query_error("location_id", "There is no clinic location yet.")
+        location = found
+    return location, [p.id for p in await practitioners_at(session, location.id)]
+
+
+def _query_error(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        message, errors=[{"loc": ["query", field], "msg": message, "type": "value_error"}]
+    )
+
+
+async def available(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    appointment_type_id: uuid.UUID,
+    window: Interval,
+    practitioner_id: uuid.UUID | None,
+    location_id: uuid.UUID | None,
+    first: bool,
+) -> Availability:
+    kind = await get_appointment_type(session, appointment_type_id)
+    location, practitioner_ids = await _where(session, practitioner_id, location_id)
+    if window[1] <= window[0]:
+        raise _query_error("to", "to must be after from.")
+    if window[1] - window[0] > MAX_WINDOW:
+        raise _query_error("to", "Ask for at most 31 days at a time.")
+    zone = ZoneInfo(location.time_zone)
+    earliest = clock.utcnow() + timedelta(minutes=settings.min_notice_minutes)
+    slots = await find_slots(
+        session,
+        need=Need.of(kind),
+        practitioner_ids=practitioner_ids if kind.is_active else [],
+        location_id=location.id,
+        zone=zone,
+        window=(max(window[0].astimezone(UTC), earliest), window[1].astimezone(UTC)),
+        grid=timedelta(minutes=settings.slot_grid_minutes),
+        first_only=first,
+    )
+    need = Need.of(kind)
+    return Availability(
+        appointment_type_id=kind.id,
+        location_id=location.id,
+        time_zone=location.time_zone,
+        slots=[
+            Slot(
+                starts_at=c.starts_at.astimezone(zone),
+                ends_at=need.visit(c.starts_at)[1].astimezone(zone),
+                practitioner_id=c.practitioner_id,
+                room_id=c.room_id,
+            )
+            for c in slots
+        ],
+    )

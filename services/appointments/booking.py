@@ -1,0 +1,261 @@
+"""Putting a visit on the calendar: the checks that give friendly errors, then the insert
+that the database's exclusion constraints accept or refuse.
+
+The checks before the insert (working hours, a free room) can race with other requests;
+the constraints cannot. A refused insert becomes a 409 naming the appointment it clashes
+with. Every path that books time (a new booking, a reschedule, a care-plan series) goes
+through ``place``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.appointments.availability import Need, room_picker
+from services.appointments.models import FREED, Appointment, StatusChange
+from services.clinic.service import (
+    AppointmentType,
+    Location,
+    Practitioner,
+    get_appointment_type,
+    get_location,
+    get_practitioner,
+    get_room,
+    working_intervals,
+    works_at,
+)
+from services.core.errors import Conflict, ValidationFailed
+
+# A walk-in is booked a few minutes after it began; anything earlier is a typing mistake.
+PAST_GRACE = timedelta(minutes=15)
+
+_OWNER = {
+    "ex_appointments_practitioner": ("practitioner_id", "held", "The practitioner"),
+    "ex_appointments_room": ("room_id", "held", "The room"),
+    "ex_appointments_patient": ("patient_id", "during", "The patient"),
+}
+
+
+def field_error(field: str, message: str, kind: str = "value_error") -> ValidationFailed:
+    return ValidationFailed(
+        message, errors=[{"loc": ["body", field], "msg": message, "type": kind}]
+    )
+
+
+@dataclass(frozen=True)
+class Place:
+    """One visit to put on the calendar, with its parts already loaded."""
+
+    patient_id: uuid.UUID
+    practitioner: Practitioner
+    location: Location
+    kind: AppointmentType
+    starts_at: datetime
+    room_id: uuid.UUID | None = None  # None: choose a free room when the type needs one
+    allow_overlap: bool = False
+    note: str | None = None
+    series_id: uuid.UUID | None = None
+
+    @property
+    def need(self) -> Need:
+        return Need.of(self.kind)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.location.time_zone)
+
+
+async def bookable_practitioner(session: AsyncSession, practitioner_id: uuid.UUID) -> Practitioner:
+    practitioner = await get_practitioner(session, practitioner_id)
+    if not practitioner.is_active:
+        raise Conflict(f"{practitioner.display_name} is not taking appointments (inactive).")
+    return practitioner
+
+
+async def bookable_type(session: AsyncSession, type_id: uuid.UUID) -> AppointmentType:
+    kind = await get_appointment_type(session, type_id)
+    if not kind.is_active:
+        raise Conflict(f"The appointment type {kind.name!r} is no longer offered (inactive).")
+    return kind
+
+
+async def location_for(
+    session: AsyncSession, practitioner: Practitioner, location_id: uuid.UUID | None
+) -> Location:
+    """The location asked for (the practitioner must work there), or their only one."""
+    places = await works_at(session, practitioner.id)
+    if location_id is not None:
+        location = await get_location(session, location_id)
+        if location.id not in places:
+            raise field_error(
+                "location_id", f"{practitioner.display_name} does not work at {location.name}."
+            )
+        return location
+    if len(places) != 1:
+        raise field_error(
+            "location_id",
+            f"{practitioner.display_name} works at {len(places)} locations; name one.",
+            "missing",
+        )
+    return await get_location(session, places[0])
+
+
+def local_span(start: datetime, end: datetime, zone: ZoneInfo) -> str:
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    return f"{a:%Y-%m-%d %H:%M}-{b:%H:%M}"
+
+
+async def _check_time(session: AsyncSession, place: Place, now: datetime) -> None:
+    start, end = place.need.visit(place.starts_at)
+    if start < now - PAST_GRACE:
+        raise field_error("starts_at", "This time is in the past.")
+    zone = place.zone
+    first = (start - timedelta(days=1)).astimezone(zone).date()
+    last = end.astimezone(zone).date()
+    working = await working_intervals(
+        session, place.practitioner.id, place.location.id, first, last
+    )
+    if not any(ws <= start and end <= we for ws, we in working):
+        raise field_error(
+            "starts_at",
+            f"{place.practitioner.display_name} does not work at {place.location.name} for all"
+            f" of {local_span(start, end, zone)}.",
+        )
+
+
+async def _check_room(session: AsyncSession, place: Place) -> None:
+    if place.room_id is None:
+        return
+    room = await get_room(session, place.room_id)
+    if room is None or room.location_id != place.location.id:
+        raise field_error("room_id", f"No room with this id at {place.location.name}.")
+    if not room.is_active:
+        raise field_error("room_id", f"The room {room.name} is not in use (inactive).")
+    if place.kind.room_kind and room.kind != place.kind.room_kind:
+        raise field_error(
+            "room_id", f"{place.kind.name} needs a {place.kind.room_kind} room; {room.name} is not."
+        )
+
+
+async def _free_rooms(session: AsyncSession, place: Place) -> list[uuid.UUID | None]:
+    """Rooms to try, in order: the one asked for, or each free room of the needed kind."""
+    if place.room_id is not None or place.kind.room_kind is None:
+        return [place.room_id]
+    held = place.need.held(place.starts_at)
+    picker = await room_picker(session, place.location.id, place.need, held)
+    assert picker is not None
+    free = [r for r in picker.room_ids if picker.busy[r].is_free(held)]
+    if not free:
+        raise Conflict(
+            f"No {place.kind.room_kind} room is free at"
+            f" {local_span(*place.need.visit(place.starts_at), place.zone)}."
+        )
+    return list(free)
+
+
+async def clash(
+    session: AsyncSession, constraint: str, row: Appointment, zone: ZoneInfo
+) -> Conflict:
+    """The 409 for a refused insert, naming the appointment in the way."""
+    column, span, who = _OWNER[constraint]
+    other = Appointment.__table__.c
+    query = (
+        select(Appointment.id, Appointment.starts_at, Appointment.ends_at)
+        .where(
+            other[column] == getattr(row, column),
+            other[span].op("&&")(func.tstzrange(*_bounds(row, span), "[)")),
+            Appointment.status.not_in(FREED),
+        )
+        .order_by(Appointment.starts_at)
+        .limit(1)
+    )
+    if constraint == "ex_appointments_practitioner":
+        query = query.where(Appointment.allow_overlap.is_(False))
+    found = (await session.execute(query)).first()
+    if found is None:  # the other booking was cancelled in the meantime
+        return Conflict(
+            "Another booking took this time a moment ago; choose another time.",
+            constraint=constraint,
+        )
+    other_id, start, end = found
+    return Conflict(
+        f"{who} already has an appointment at {local_span(start, end, zone)}"
+        " that overlaps this time.",
+        constraint=constraint,
+        clashing_appointment_id=str(other_id),
+    )
+
+
+def _bounds(row: Appointment, span: str) -> tuple[datetime, datetime]:
+    if span == "during":
+        return row.starts_at, row.ends_at
+    return row.held_from, row.held_until
+
+
+async def place(
+    session: AsyncSession,
+    spot: Place,
+    *,
+    actor_id: uuid.UUID | None,
+    now: datetime,
+    detail: dict[str, object] | None = None,
+    appointment_id: uuid.UUID | None = None,
+) -> Appointment:
+    """Check, then insert; a refused insert is a 409 and leaves the transaction usable."""
+    await _check_time(session, spot, now)
+    await _check_room(session, spot)
+    rooms = await _free_rooms(session, spot)
+    start, end = spot.need.visit(spot.starts_at)
+    held_from, held_until = spot.need.held(spot.starts_at)
+    refused: Conflict | None = None
+    for room_id in rooms:
+        row = Appointment(
+            id=appointment_id or uuid.uuid4(),
+            patient_id=spot.patient_id,
+            practitioner_id=spot.practitioner.id,
+            location_id=spot.location.id,
+            room_id=room_id,
+            appointment_type_id=spot.kind.id,
+            series_id=spot.series_id,
+            starts_at=start.astimezone(UTC),
+            ends_at=end.astimezone(UTC),
+            held_from=held_from.astimezone(UTC),
+            held_until=held_until.astimezone(UTC),
+            allow_overlap=spot.allow_overlap,
+            note=spot.note,
+            created_by=actor_id,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(row)
+                await session.flush()
+        except IntegrityError as error:
+            constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+            if getattr(error.orig, "sqlstate", None) != "23P01" or constraint not in _OWNER:
+                raise
+            refused = await clash(session, constraint, row, spot.zone)
+            # A room chosen for the caller was taken a moment ago: try the next free one.
+            if constraint == "ex_appointments_room" and spot.room_id is None:
+                continue
+            raise refused from None
+        session.add(
+            StatusChange(
+                appointment_id=row.id,
+                from_status=None,
+                to_status="booked",
+                actor_id=actor_id,
+                detail=detail or {},
+            )
+        )
+        await session.flush()
+        await session.refresh(row)
+        return row
+    assert refused is not None
+    raise refused

@@ -1,0 +1,118 @@
+"""The day sheet: one location's day, per practitioner, in local time.
+
+Three queries whatever the day holds (the location, its practitioners, the appointments
+joined with patient, type and room), plus one batched insert of audit rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from services.appointments.models import Appointment
+from services.appointments.schemas import DaySheet, SheetColumn, SheetEntry, Status
+from services.appointments.service import record
+from services.clinic.service import (
+    AppointmentType,
+    Practitioner,
+    Room,
+    get_location,
+    local_instant,
+    practitioners_at,
+)
+from services.core.auth.service import Principal
+from services.core.deps import ClientInfo
+from services.patients.models import Patient
+
+_EARLIER = aliased(Appointment)
+
+
+def _display_name(patient: Patient) -> str:
+    given = patient.preferred_name or patient.given_name
+    return f"{given} {patient.family_name}"
+
+
+async def day_sheet(
+    session: AsyncSession,
+    day: date,
+    location_id: uuid.UUID,
+    *,
+    actor: Principal,
+    client: ClientInfo,
+) -> DaySheet:
+    location = await get_location(session, location_id)
+    zone = ZoneInfo(location.time_zone)
+    start = local_instant(day, time(0), zone)
+    end = local_instant(day + timedelta(days=1), time(0), zone)
+    # New patient: the type says so, or nothing of theirs was completed before this visit.
+    seen_before = exists().where(
+        _EARLIER.patient_id == Appointment.patient_id,
+        _EARLIER.status == Status.completed,
+        _EARLIER.starts_at < Appointment.starts_at,
+    )
+    rows = await session.execute(
+        select(
+            Appointment,
+            Patient,
+            AppointmentType.name,
+            AppointmentType.colour,
+            Room.name,
+            Practitioner.display_name,
+            or_(AppointmentType.is_new_patient, ~seen_before).label("new_patient"),
+        )
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
+        .join(Practitioner, Practitioner.id == Appointment.practitioner_id)
+        .outerjoin(Room, Room.id == Appointment.room_id)
+        .where(
+            and_(
+                Appointment.location_id == location.id,
+                Appointment.starts_at >= start,
+                Appointment.starts_at < end,
+                Appointment.status != Status.rescheduled,
+            )
+        )
+        .order_by(Appointment.starts_at, Appointment.id)
+    )
+    columns = {
+        p.id: SheetColumn(practitioner_id=p.id, practitioner=p.display_name, appointments=[])
+        for p in await practitioners_at(session, location.id)
+    }
+    shown: list[Appointment] = []
+    for appointment, patient, type_name, colour, room, practitioner, new_patient in rows:
+        column = columns.setdefault(
+            appointment.practitioner_id,
+            SheetColumn(
+                practitioner_id=appointment.practitioner_id,
+                practitioner=practitioner,
+                appointments=[],
+            ),
+        )
+        column.appointments.append(
+            SheetEntry(
+                appointment_id=appointment.id,
+                starts_at=appointment.starts_at.astimezone(zone),
+                ends_at=appointment.ends_at.astimezone(zone),
+                status=Status(appointment.status),
+                patient_id=patient.id,
+                patient_name=_display_name(patient),
+                appointment_type=type_name,
+                colour=colour,
+                room=room,
+                new_patient=bool(new_patient),
+            )
+        )
+        shown.append(appointment)
+    for appointment in shown:
+        await record(session, actor, client, "day_sheet", appointment)
+    return DaySheet(
+        date=day,
+        location_id=location.id,
+        time_zone=location.time_zone,
+        practitioners=list(columns.values()),
+    )

@@ -1,0 +1,9 @@
+"""Every scheduling route, as one router for the application to include."""
+
+from fastapi import APIRouter
+
+from services.appointments import appointments_router, schedule_router, series_router
+
+router = APIRouter()
+for part in (appointments_router, schedule_router, series_router):
+    router.include_router(part.router)

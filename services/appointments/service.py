@@ -1,0 +1,285 @@
+"""Appointments: book, read, list, move. Every access is authorised and audited.
+
+Other domains (notes, messaging) use appointments through the functions here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.appointments import booking
+from services.appointments.models import Appointment, StatusChange
+from services.appointments.schemas import (
+    AppointmentCreate,
+    AppointmentDetail,
+    AppointmentOut,
+    Reschedule,
+    Status,
+    StatusChangeOut,
+)
+from services.clinic.service import get_location
+from services.core import audit, clock
+from services.core.auth.access import load_authorized
+from services.core.auth.roles import Role
+from services.core.auth.service import Principal
+from services.core.deps import ClientInfo
+from services.core.errors import Conflict, Forbidden
+from services.core.pagination import PageParams
+from services.patients import service as patients
+
+RESOURCE = "appointment"
+APPOINTMENT_ROLES = frozenset({Role.front_desk, Role.chiropractor, Role.admin})
+# Booking over a practitioner's other appointments is a clinical decision.
+OVERLAP_ROLES = frozenset({Role.chiropractor, Role.admin})
+MOVABLE = frozenset({Status.booked, Status.confirmed})
+
+
+def may_access(principal: Principal, _: Appointment) -> bool:
+    return principal.has_any(APPOINTMENT_ROLES)
+
+
+async def record(
+    session: AsyncSession,
+    actor: Principal,
+    client: ClientInfo,
+    action: str,
+    appointment: Appointment,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """An audit row for an appointment; it names the patient, whose data this is."""
+    await audit.record(
+        session,
+        actor_id=actor.user_id,
+        action=action,
+        resource_type=RESOURCE,
+        resource_id=appointment.id,
+        client=client,
+        detail={"patient_id": str(appointment.patient_id), **(detail or {})},
+    )
+
+
+def to_out(appointment: Appointment, zone: ZoneInfo) -> AppointmentOut:
+    return AppointmentOut(
+        id=appointment.id,
+        patient_id=appointment.patient_id,
+        practitioner_id=appointment.practitioner_id,
+        location_id=appointment.location_id,
+        room_id=appointment.room_id,
+        appointment_type_id=appointment.appointment_type_id,
+        series_id=appointment.series_id,
+        starts_at=appointment.starts_at.astimezone(zone),
+        ends_at=appointment.ends_at.astimezone(zone),
+        status=Status(appointment.status),
+        allow_overlap=appointment.allow_overlap,
+        cancel_reason=appointment.cancel_reason,
+        late_cancel=appointment.late_cancel,
+        note=appointment.note,
+        rescheduled_from_id=appointment.rescheduled_from_id,
+        rescheduled_to_id=appointment.rescheduled_to_id,
+        created_at=appointment.created_at,
+        status_changed_at=appointment.status_changed_at,
+    )
+
+
+async def zone_of(session: AsyncSession, appointment: Appointment) -> ZoneInfo:
+    return ZoneInfo((await get_location(session, appointment.location_id)).time_zone)
+
+
+async def out(session: AsyncSession, appointment: Appointment) -> AppointmentOut:
+    return to_out(appointment, await zone_of(session, appointment))
+
+
+def _check_overlap_role(actor: Principal, allow_overlap: bool) -> None:
+    if allow_overlap and not actor.has_any(OVERLAP_ROLES):
+        raise Forbidden("Only a chiropractor or an admin may book over other appointments.")
+
+
+async def create_appointment(
+    session: AsyncSession, data: AppointmentCreate, *, actor: Principal, client: ClientInfo
+) -> Appointment:
+    # Unknown ids answer 404 before any rule is checked.
+    patient = await patients.get_patient(
+        session, data.patient_id, actor=actor, client=client, action=""
+    )
+    practitioner = await booking.bookable_practitioner(session, data.practitioner_id)
+    kind = await booking.bookable_type(session, data.appointment_type_id)
+    location = await booking.location_for(session, practitioner, data.location_id)
+    _check_overlap_role(actor, data.allow_overlap)
+    if patient.status != "active":
+        raise Conflict("This patient is archived; restore the record before booking.")
+    spot = booking.Place(
+        patient_id=patient.id,
+        practitioner=practitioner,
+        location=location,
+        kind=kind,
+        starts_at=data.starts_at,
+        room_id=data.room_id,
+        allow_overlap=data.allow_overlap,
+        note=data.note,
+    )
+    detail: dict[str, object] = {"allow_overlap": True} if data.allow_overlap else {}
+    appointment = await booking.place(
+        session, spot, actor_id=actor.user_id, now=clock.utcnow(), detail=detail
+    )
+    await record(session, actor, client, "create", appointment, detail)
+    return appointment
+
+
+async def get_appointment(
+    session: AsyncSession,
+    appointment_id: uuid.UUID,
+    *,
+    actor: Principal,
+    client: ClientInfo,
+    for_update: bool = False,
+    action: str = "read",
+) -> Appointment:
+    appointment = await load_authorized(
+        session, Appointment, appointment_id, actor, may_access, for_update=for_update
+    )
+    if action:
+        await record(session, actor, client, action, appointment)
+    return appointment
+
+
+async def detail(session: AsyncSession, appointment: Appointment) -> AppointmentDetail:
+    changes = await session.scalars(
+        select(StatusChange)
+        .where(StatusChange.appointment_id == appointment.id)
+        .order_by(StatusChange.id)
+    )
+    base = await out(session, appointment)
+    return AppointmentDetail(
+        **base.model_dump(), history=[StatusChangeOut.model_validate(c) for c in changes]
+    )
+
+
+async def list_appointments(
+    session: AsyncSession,
+    *,
+    patient_id: uuid.UUID | None,
+    practitioner_id: uuid.UUID | None,
+    location_id: uuid.UUID | None,
+    starts_from: datetime | None,
+    starts_before: datetime | None,
+    statuses: Sequence[Status],
+    page: PageParams,
+    actor: Principal,
+    client: ClientInfo,
+) -> list[AppointmentOut]:
+    """Earliest first. Each appointment listed is an audited read of its patient's data."""
+    query = select(Appointment)
+    if patient_id is not None:
+        query = query.where(Appointment.patient_id == patient_id)
+    if practitioner_id is not None:
+        query = query.where(Appointment.practitioner_id == practitioner_id)
+    if location_id is not None:
+        query = query.where(Appointment.location_id == location_id)
+    if starts_from is not None:
+        query = query.where(Appointment.starts_at >= starts_from)
+    if starts_before is not None:
+        query = query.where(Appointment.starts_at < starts_before)
+    if statuses:
+        query = query.where(Appointment.status.in_([s.value for s in statuses]))
+    query = query.order_by(Appointment.starts_at, Appointment.id)
+    rows = (await session.scalars(page.apply(query))).all()
+    zones: dict[uuid.UUID, ZoneInfo] = {}
+    found = []
+    for appointment in rows:
+        if appointment.location_id not in zones:
+            zones[appointment.location_id] = await zone_of(session, appointment)
+        found.append(to_out(appointment, zones[appointment.location_id]))
+    for appointment in rows[: page.limit]:
+        await record(session, actor, client, "list", appointment)
+    return found
+
+
+async def reschedule(
+    session: AsyncSession,
+    appointment_id: uuid.UUID,
+    data: Reschedule,
+    *,
+    actor: Principal,
+    client: ClientInfo,
+) -> Appointment:
+    """Move to a new time (practitioner, room) in one transaction.
+
+    The old appointment stays as history (status ``rescheduled``, linked both ways). If the
+    new time is refused, the transaction rolls back and the old one is untouched.
+    """
+    old = await get_appointment(
+        session, appointment_id, actor=actor, client=client, for_update=True, action=""
+    )
+    if data.practitioner_id is not None:
+        practitioner = await booking.bookable_practitioner(session, data.practitioner_id)
+    else:
+        practitioner = await booking.bookable_practitioner(session, old.practitioner_id)
+    _check_overlap_role(actor, data.allow_overlap)
+    if Status(old.status) not in MOVABLE:
+        raise Conflict(f"A {old.status.replace('_', ' ')} appointment cannot be rescheduled.")
+    location = await booking.location_for(session, practitioner, old.location_id)
+    kind = await booking.bookable_type(session, old.appointment_type_id)
+    return await move(
+        session,
+        old,
+        booking.Place(
+            patient_id=old.patient_id,
+            practitioner=practitioner,
+            location=location,
+            kind=kind,
+            starts_at=data.starts_at,
+            room_id=data.room_id,
+            allow_overlap=data.allow_overlap,
+            note=old.note,
+            series_id=old.series_id,
+        ),
+        actor=actor,
+        client=client,
+    )
+
+
+async def move(
+    session: AsyncSession,
+    old: Appointment,
+    spot: booking.Place,
+    *,
+    actor: Principal,
+    client: ClientInfo,
+) -> Appointment:
+    """Free the old appointment's time and book ``spot`` in its place (one transaction)."""
+    new_id = uuid.uuid4()
+    previous = old.status
+    now = clock.utcnow()
+    old.status = Status.rescheduled
+    old.rescheduled_to_id = new_id  # checked at commit: the new row does not exist yet
+    old.status_changed_at = now
+    session.add(
+        StatusChange(
+            appointment_id=old.id,
+            from_status=previous,
+            to_status=Status.rescheduled,
+            actor_id=actor.user_id,
+            detail={"rescheduled_to": str(new_id)},
+        )
+    )
+    await session.flush()
+    new = await booking.place(
+        session,
+        spot,
+        actor_id=actor.user_id,
+        now=now,
+        detail={"rescheduled_from": str(old.id)},
+        appointment_id=new_id,
+    )
+    new.rescheduled_from_id = old.id
+    await session.flush()
+    await record(session, actor, client, "reschedule", old, {"rescheduled_to": str(new.id)})
+    await record(session, actor, client, "create", new, {"rescheduled_from": str(old.id)})
+    return new

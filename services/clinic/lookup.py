@@ -1,0 +1,48 @@
+"""Small reads scheduling needs: which rooms and practitioners a location has."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.clinic.models import Practitioner, PractitionerLocation, Room
+
+
+async def rooms_of_kind(
+    session: AsyncSession, location_id: uuid.UUID, kind: str
+) -> list[uuid.UUID]:
+    """Active rooms of ``kind`` at the location, in name order (the order rooms are chosen)."""
+    rows = await session.scalars(
+        select(Room.id)
+        .where(Room.location_id == location_id, Room.kind == kind, Room.is_active.is_(True))
+        .order_by(Room.name, Room.id)
+    )
+    return list(rows)
+
+
+async def get_room(session: AsyncSession, room_id: uuid.UUID) -> Room | None:
+    return await session.get(Room, room_id)
+
+
+async def practitioners_at(session: AsyncSession, location_id: uuid.UUID) -> Sequence[Practitioner]:
+    """Active practitioners who work at the location, by name."""
+    query = (
+        select(Practitioner)
+        .join(PractitionerLocation, PractitionerLocation.practitioner_id == Practitioner.id)
+        .where(PractitionerLocation.location_id == location_id, Practitioner.is_active.is_(True))
+        .order_by(Practitioner.display_name, Practitioner.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def works_at(session: AsyncSession, practitioner_id: uuid.UUID) -> list[uuid.UUID]:
+    """The locations a practitioner works at."""
+    rows = await session.scalars(
+        select(PractitionerLocation.location_id)
+        .where(PractitionerLocation.practitioner_id == practitioner_id)
+        .order_by(PractitionerLocation.location_id)
+    )
+    return list(rows)
