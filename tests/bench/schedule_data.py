@@ -20,7 +20,7 @@ written for generated appointments.
 Ids are derived from names (``entity_id``), so the benchmark knows them without a query.
 The data is kept between runs: a ``bench_meta`` row records what was generated and the load
 times, and a later run reuses it unless ``BENCH_REGENERATE=1``, the counts asked for differ,
-the generator's version changed, or fewer than 8 weeks of generated future are left.
+the generator's version or the migrations changed, or fewer than 8 weeks of future are left.
 Knobs: ``BENCH_APPOINTMENTS`` (default 1,000,000), ``BENCH_PATIENTS`` (default 100,000).
 """
 
@@ -54,7 +54,7 @@ from rich.progress import (
 
 from tests.bench.search import patient_rows
 from tests.factories import password_hash
-from tests.servers import Servers, migrate
+from tests.servers import ROOT, Servers, migrate
 
 BENCH_DB = "clinic_bench_schedule"
 VERSION = 1  # bump when the pattern changes: stored data of another version is regenerated
@@ -139,6 +139,7 @@ class Meta:
     future_until: date  # the first day after the generated future
     oldest_day: date
     seconds: dict[str, float]
+    schema: str = ""
 
     def as_json(self) -> str:
         return json.dumps(
@@ -150,6 +151,7 @@ class Meta:
                 "future_until": self.future_until.isoformat(),
                 "oldest_day": self.oldest_day.isoformat(),
                 "seconds": self.seconds,
+                "schema": self.schema,
             }
         )
 
@@ -163,6 +165,7 @@ class Meta:
             future_until=date.fromisoformat(value["future_until"]),
             oldest_day=date.fromisoformat(value["oldest_day"]),
             seconds={k: float(v) for k, v in value["seconds"].items()},
+            schema=str(value.get("schema", "")),
         )
 
 
@@ -436,12 +439,22 @@ def read_meta(servers: Servers) -> Meta | None:
     return Meta.from_json(row[0]) if row else None
 
 
+def schema_fingerprint() -> str:
+    """A hash of the migrations: a migration edited in place (same revision) still counts."""
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted((ROOT / "alembic" / "versions").glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _usable(meta: Meta | None, appointments: int, patients: int) -> bool:
     if meta is None or os.environ.get("BENCH_REGENERATE") == "1":
         return False
     left = meta.future_until - datetime.now(ZONE).date()
     return (
         meta.version == VERSION
+        and meta.schema == schema_fingerprint()
         and meta.appointments == appointments
         and meta.patients == patients
         and left >= MIN_FUTURE_LEFT
@@ -529,6 +542,7 @@ def _generate(servers: Servers, appointments: int, patients: int) -> tuple[str, 
             future_until=plan.future_until,
             oldest_day=plan.oldest_day,
             seconds={k: round(v, 2) for k, v in seconds.items()},
+            schema=schema_fingerprint(),
         )
         connection.execute(
             "INSERT INTO bench_meta (key, value) VALUES ('schedule', %s)", (meta.as_json(),)
