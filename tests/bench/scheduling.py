@@ -8,8 +8,8 @@ settings (``tests/bench/serve.py``): the app, and the floor app, whose one endpo
 single INSERT into ``bench_floor_bookings`` (the practitioner exclusion constraint of
 ``appointments``, over the same ~1M held ranges). Both stop by themselves.
 
-1. Booking: ``BENCH_CLIENTS`` concurrent clients (one httpx AsyncClient, that many
-   connections) send ``BENCH_BOOKINGS`` ``POST /api/v1/appointments`` as a front-desk user,
+1. Booking: ``BENCH_CLIENTS`` concurrent clients (httpx AsyncClients, one keep-alive
+   connection each) send ``BENCH_BOOKINGS`` ``POST /api/v1/appointments`` as a front-desk user,
    each a distinct slot of a 20-minute follow-up at least two days ahead, free for the
    practitioner and for the patient (planned from the database; practitioners round-robin,
    each one's slots from its own stretch of weeks, so requests in flight never compete for a
@@ -21,6 +21,10 @@ single INSERT into ``bench_floor_bookings`` (the practitioner exclusion constrai
    the same server in the same run (interleaved rounds, like ``http.py``).
 3. Day sheet: ``GET /api/v1/schedule`` for the location on one of the last five (full)
    weekdays, the same way.
+
+Every row also shows the server process's CPU per request ("srv CPU ms", from psutil): on a
+small machine the clients, the servers and PostgreSQL share the cores, and that figure is
+the cost that does not depend on how they were shared.
 
 The bookings stay in the database (about ``BENCH_BOOKINGS`` a run, out of ~95,000 free future
 slots); the floor's rows are deleted. Knobs (defaults): ``BENCH_BOOKINGS`` (2000),
@@ -49,6 +53,7 @@ from datetime import time as clock_time
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 
 from services.core import clock
@@ -203,9 +208,20 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str
+    process: psutil.Process
+
+    def cpu(self) -> float:
+        """CPU seconds the server process has used so far (all its threads)."""
+        times = self.process.cpu_times()
+        return times.user + times.system
+
+
 @contextmanager
-def serving(factory: str, env: dict[str, str], lifetime: float) -> Iterator[str]:
-    """A uvicorn process running ``factory``; answers its base URL once /healthz answers."""
+def serving(factory: str, env: dict[str, str], lifetime: float) -> Iterator[Server]:
+    """A uvicorn process running ``factory``, once its /healthz answers."""
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.bench.serve", factory, str(port), str(lifetime)],
@@ -226,7 +242,7 @@ def serving(factory: str, env: dict[str, str], lifetime: float) -> Iterator[str]
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{factory} did not answer /healthz within 60 s")
             time.sleep(0.1)
-        yield base
+        yield Server(base, psutil.Process(process.pid))
     finally:
         process.terminate()
         try:
@@ -243,6 +259,7 @@ def serving(factory: str, env: dict[str, str], lifetime: float) -> Iterator[str]
 class Phase:
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    server_cpu: float = 0.0  # seconds of the server process's CPU
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
 
@@ -253,6 +270,11 @@ class Phase:
     @property
     def rate(self) -> float:
         return self.n / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per request, in milliseconds."""
+        return self.server_cpu / self.n * 1000 if self.n else float("nan")
 
     @property
     def non_2xx(self) -> int:
@@ -266,18 +288,17 @@ class Phase:
 
 
 async def _book_all(
-    client: httpx.AsyncClient,
+    clients: list[httpx.AsyncClient],
     path: str,
     bodies: list[dict[str, str]],
     headers: dict[str, str],
-    clients: int,
     deadline: float,
     phase: Phase,
 ) -> None:
-    """Send every body, ``clients`` at a time; stops taking new ones at the deadline."""
+    """Send every body, one request in flight per client; none taken after the deadline."""
     pending = iter(bodies)
 
-    async def one_client() -> None:
+    async def one_client(client: httpx.AsyncClient) -> None:
         for body in pending:  # shared: each body is taken once
             if time.monotonic() > deadline:
                 return
@@ -294,50 +315,59 @@ async def _book_all(
                 phase.failures.append(f"{status} {detail}")
 
     start = time.perf_counter()
-    await asyncio.gather(*(one_client() for _ in range(clients)))
+    await asyncio.gather(*(one_client(client) for client in clients))
     phase.seconds += time.perf_counter() - start
 
 
 async def measure_bookings(
-    app_base: str, floor_base: str, token: str, plan: list[Booking], knobs: Knobs
+    app: Server, floor: Server, token: str, plan: list[Booking], knobs: Knobs
 ) -> dict[str, Phase]:
+    """Warm both up, then alternate halves: floor, ours, floor, ours.
+
+    Each of the concurrent clients is its own AsyncClient with one keep-alive connection:
+    one client sharing a 32-connection pool costs ~3x the CPU per request (measured), and
+    on a small machine that CPU is taken from the servers being measured.
+    """
     headers = {"Authorization": f"Bearer {token}"}
     bodies = [booking.body() for booking in plan]
     warmup, measured = bodies[:WARMUP_BOOKINGS], bodies[WARMUP_BOOKINGS:]
     half = len(measured) // 2
-    targets = {"floor": (floor_base, FLOOR_PATH, {}), "ours": (app_base, BOOK_PATH, headers)}
+    targets = {"floor": (floor, FLOOR_PATH, {}), "ours": (app, BOOK_PATH, headers)}
     phases = {name: Phase() for name in targets}
-    limits = httpx.Limits(max_connections=knobs.clients, max_keepalive_connections=knobs.clients)
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     clients = {
-        name: httpx.AsyncClient(base_url=base, limits=limits, timeout=30)
-        for name, (base, _, _) in targets.items()
+        name: [
+            httpx.AsyncClient(base_url=server.base, limits=one, timeout=30)
+            for _ in range(knobs.clients)
+        ]
+        for name, (server, _, _) in targets.items()
     }
     try:
         for name, (_, path, extra) in targets.items():
             warm = Phase()
             deadline = time.monotonic() + knobs.seconds
-            await _book_all(clients[name], path, warmup, extra, knobs.clients, deadline, warm)
+            await _book_all(clients[name], path, warmup, extra, deadline, warm)
             if warm.non_2xx:
                 raise RuntimeError(f"{name}: warm-up booking failed: {warm.failures[0]}")
         for part in (measured[:half], measured[half:]):  # alternating, so drift hits both
-            for name, (_, path, extra) in targets.items():
+            for name, (server, path, extra) in targets.items():
                 deadline = time.monotonic() + knobs.seconds / 2
-                await _book_all(
-                    clients[name], path, part, extra, knobs.clients, deadline, phases[name]
-                )
+                cpu = server.cpu()
+                await _book_all(clients[name], path, part, extra, deadline, phases[name])
+                phases[name].server_cpu += server.cpu() - cpu
     finally:
-        for client in clients.values():
+        for client in (c for group in clients.values() for c in group):
             await client.aclose()
     return phases
 
 
 async def measure_reads(
-    base: str, token: str, requests: dict[str, list[tuple[str, dict[str, str]]]], n: int
+    server: Server, token: str, requests: dict[str, list[tuple[str, dict[str, str]]]], n: int
 ) -> dict[str, Phase]:
     """Sequential GETs, each name's list cycled, in interleaved rounds; /healthz is the floor."""
     headers = {"Authorization": f"Bearer {token}"}
     phases = {name: Phase() for name in requests}
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
 
         async def one(name: str, k: int) -> float:
             path, params = requests[name][k % len(requests[name])]
@@ -354,10 +384,11 @@ async def measure_reads(
         per_round = max(1, n // ROUNDS)
         for r in range(ROUNDS):
             for name in requests:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), server.cpu()
                 for k in range(r * per_round, (r + 1) * per_round):
                     phases[name].latencies.append(await one(name, k))
                 phases[name].seconds += time.perf_counter() - start
+                phases[name].server_cpu += server.cpu() - cpu
     return phases
 
 
@@ -402,11 +433,11 @@ def day_sheet_requests() -> list[tuple[str, dict[str, str]]]:
 def _row(name: str, phase: Phase) -> str:
     return (
         f"{name:<34}{phase.n:>6}{phase.rate:>9.1f}{phase.p(50):>9.2f}{phase.p(99):>9.2f}"
-        f"{phase.non_2xx:>8}"
+        f"{phase.cpu_ms:>12.2f}{phase.non_2xx:>8}"
     )
 
 
-HEADER = f"{'':<34}{'n':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>8}"
+HEADER = f"{'':<34}{'n':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'srv CPU ms':>12}{'non-2xx':>8}"
 
 
 def report(
@@ -442,7 +473,8 @@ def report(
         f"summary: booking {ours.rate:.1f}/s (p50 {ours.p(50):.1f} ms, p99 {ours.p(99):.1f} ms)"
         f" vs floor {floor.rate:.1f}/s (p50 {floor.p(50):.1f} ms, p99 {floor.p(99):.1f} ms):"
         f" throughput ours/floor = {ratio:.2f} (goal >= 0.70),"
-        f" p50 ours/floor = {ours.p(50) / floor.p(50):.1f}x"
+        f" p50 ours/floor = {ours.p(50) / floor.p(50):.1f}x,"
+        f" server CPU per booking {ours.cpu_ms:.2f} vs {floor.cpu_ms:.2f} ms"
     )
     for label, phases, name, goal in (
         ("availability", availability, "availability", " (goal p50 < 10 ms)"),
@@ -490,23 +522,21 @@ def main() -> None:
         }
         lifetime = knobs.server_lifetime
         with (
-            serving("services.app:create_app", env, lifetime) as app_base,
-            serving("tests.bench.serve:create_floor_app", env, lifetime) as floor_base,
+            serving("services.app:create_app", env, lifetime) as app,
+            serving("tests.bench.serve:create_floor_app", env, lifetime) as floor,
         ):
-            bookings = asyncio.run(measure_bookings(app_base, floor_base, token, plan, knobs))
+            bookings = asyncio.run(measure_bookings(app, floor, token, plan, knobs))
             health: tuple[str, dict[str, str]] = ("/healthz", {})
             availability = asyncio.run(
                 measure_reads(
-                    app_base,
+                    app,
                     token,
                     {"healthz": [health], "availability": availability_requests(meta)},
                     knobs.n,
                 )
             )
             day_sheet = asyncio.run(
-                measure_reads(
-                    app_base, token, {"healthz": [health], "schedule": day_sheets}, knobs.n
-                )
+                measure_reads(app, token, {"healthz": [health], "schedule": day_sheets}, knobs.n)
             )
         with psycopg.connect(servers.libpq_url(data.BENCH_DB), autocommit=True) as connection:
             connection.execute(f"DELETE FROM {data.FLOOR_TABLE} WHERE NOT seeded")  # noqa: S608
