@@ -66,6 +66,23 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/v1/patients/{patient_id}/restore"): ANY_STAFF,
     ("GET", "/api/v1/patients/{patient_id}/consents"): ANY_STAFF,
     ("POST", "/api/v1/patients/{patient_id}/consents"): ANY_STAFF,
+    # scheduling: the front desk's tool, used by every staff role (DESIGN.md roles);
+    # allow_overlap is further limited to chiropractors and admins inside the route.
+    ("GET", "/api/v1/availability"): ANY_STAFF,
+    ("GET", "/api/v1/schedule"): ANY_STAFF,
+    ("POST", "/api/v1/appointments"): ANY_STAFF,
+    ("GET", "/api/v1/appointments"): ANY_STAFF,
+    ("GET", "/api/v1/appointments/{appointment_id}"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/confirm"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/check-in"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/start"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/complete"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/no-show"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/cancel"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/reschedule"): ANY_STAFF,
+    ("POST", "/api/v1/appointment-series"): ANY_STAFF,
+    ("POST", "/api/v1/appointment-series/{series_id}/cancel"): ANY_STAFF,
+    ("POST", "/api/v1/appointment-series/{series_id}/move"): ANY_STAFF,
 }
 
 IDENTITIES: list[Role | None] = [None, *Role]
