@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.appointments.feeds_router import router as feeds_router
 from services.clinic.router import router as clinic_router
 from services.core.audit.router import router as audit_router
 from services.core.auth.router import router as auth_router
@@ -30,6 +31,7 @@ ROUTERS = (
     audit_router,
     clinic_router,
     patients_router,
+    feeds_router,
 )
 
 
