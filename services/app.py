@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.appointments.feeds_router import router as feeds_router
+from services.appointments.waitlist_router import router as waitlist_router
 from services.clinic.router import router as clinic_router
 from services.core.audit.router import router as audit_router
 from services.core.auth.router import router as auth_router
@@ -32,6 +33,7 @@ ROUTERS = (
     clinic_router,
     patients_router,
     feeds_router,
+    waitlist_router,
 )
 
 

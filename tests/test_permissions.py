@@ -75,6 +75,10 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/practitioners/{practitioner_id}/calendar-feeds"): FEED_OWNER_OR_ADMIN,
     ("DELETE", "/api/v1/calendar-feeds/{feed_id}"): FEED_OWNER_OR_ADMIN,
     ("GET", "/ical/{token}.ics"): PUBLIC,
+    # waitlist: every staff role, like the patient data it holds
+    ("POST", "/api/v1/waitlist"): ANY_STAFF,
+    ("GET", "/api/v1/waitlist"): ANY_STAFF,
+    ("DELETE", "/api/v1/waitlist/{entry_id}"): ANY_STAFF,
 }
 
 IDENTITIES: list[Role | None] = [None, *Role]
