@@ -21,6 +21,9 @@ from tests.factories import Factory
 PUBLIC = "public"  # no sign-in
 ANY_STAFF = frozenset(Role)
 ADMIN = frozenset({Role.admin})
+# Role level only: which chiropractor (the practitioner themself) is checked per object,
+# after the 404 for an unknown id (tests/appointments/test_feeds.py covers the 403).
+FEED_OWNER_OR_ADMIN = frozenset({Role.chiropractor, Role.admin})
 
 MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/healthz"): PUBLIC,
@@ -83,6 +86,16 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/v1/appointment-series"): ANY_STAFF,
     ("POST", "/api/v1/appointment-series/{series_id}/cancel"): ANY_STAFF,
     ("POST", "/api/v1/appointment-series/{series_id}/move"): ANY_STAFF,
+    # calendar feeds: managed by the practitioner themself or an admin; the secret address
+    # itself needs no sign-in (the token is the credential)
+    ("POST", "/api/v1/practitioners/{practitioner_id}/calendar-feeds"): FEED_OWNER_OR_ADMIN,
+    ("GET", "/api/v1/practitioners/{practitioner_id}/calendar-feeds"): FEED_OWNER_OR_ADMIN,
+    ("DELETE", "/api/v1/calendar-feeds/{feed_id}"): FEED_OWNER_OR_ADMIN,
+    ("GET", "/ical/{token}.ics"): PUBLIC,
+    # waitlist: every staff role, like the patient data it holds
+    ("POST", "/api/v1/waitlist"): ANY_STAFF,
+    ("GET", "/api/v1/waitlist"): ANY_STAFF,
+    ("DELETE", "/api/v1/waitlist/{entry_id}"): ANY_STAFF,
 }
 
 IDENTITIES: list[Role | None] = [None, *Role]

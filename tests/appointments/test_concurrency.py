@@ -21,7 +21,7 @@ from services.clinic.models import AppointmentType
 from services.core.database import Database
 from services.core.settings import Settings
 from services.patients.models import Patient
-from tests.appointments.conftest import APPOINTMENTS, at, make_patient, next_monday
+from tests.appointments.conftest import APPOINTMENTS, add_patient, at, next_monday
 from tests.clinic.factories import ClinicFactory
 from tests.factories import Factory, Staff
 from tests.servers import TEMPLATE_DB, Servers
@@ -56,7 +56,7 @@ async def live(servers: Servers, settings: Settings) -> AsyncIterator[Live]:
         kind = AppointmentType(name="Adjustment", duration_minutes=30, colour="#123456")
         session.add(kind)
         await session.flush()
-        patients = [await make_patient(session) for _ in range(ATTEMPTS)]
+        patients = [await add_patient(session) for _ in range(ATTEMPTS)]
         staff = await factory.staff()
         await session.commit()
     app = create_app(settings.model_copy(update={"database_url": url}), database=database)
