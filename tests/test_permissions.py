@@ -21,6 +21,9 @@ from tests.factories import Factory
 PUBLIC = "public"  # no sign-in
 ANY_STAFF = frozenset(Role)
 ADMIN = frozenset({Role.admin})
+# Role level only: which chiropractor (the practitioner themself) is checked per object,
+# after the 404 for an unknown id (tests/appointments/test_feeds.py covers the 403).
+FEED_OWNER_OR_ADMIN = frozenset({Role.chiropractor, Role.admin})
 
 MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/healthz"): PUBLIC,
@@ -66,6 +69,33 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/v1/patients/{patient_id}/restore"): ANY_STAFF,
     ("GET", "/api/v1/patients/{patient_id}/consents"): ANY_STAFF,
     ("POST", "/api/v1/patients/{patient_id}/consents"): ANY_STAFF,
+    # scheduling: the front desk's tool, used by every staff role (DESIGN.md roles);
+    # allow_overlap is further limited to chiropractors and admins inside the route.
+    ("GET", "/api/v1/availability"): ANY_STAFF,
+    ("GET", "/api/v1/schedule"): ANY_STAFF,
+    ("POST", "/api/v1/appointments"): ANY_STAFF,
+    ("GET", "/api/v1/appointments"): ANY_STAFF,
+    ("GET", "/api/v1/appointments/{appointment_id}"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/confirm"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/check-in"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/start"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/complete"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/no-show"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/cancel"): ANY_STAFF,
+    ("POST", "/api/v1/appointments/{appointment_id}/reschedule"): ANY_STAFF,
+    ("POST", "/api/v1/appointment-series"): ANY_STAFF,
+    ("POST", "/api/v1/appointment-series/{series_id}/cancel"): ANY_STAFF,
+    ("POST", "/api/v1/appointment-series/{series_id}/move"): ANY_STAFF,
+    # calendar feeds: managed by the practitioner themself or an admin; the secret address
+    # itself needs no sign-in (the token is the credential)
+    ("POST", "/api/v1/practitioners/{practitioner_id}/calendar-feeds"): FEED_OWNER_OR_ADMIN,
+    ("GET", "/api/v1/practitioners/{practitioner_id}/calendar-feeds"): FEED_OWNER_OR_ADMIN,
+    ("DELETE", "/api/v1/calendar-feeds/{feed_id}"): FEED_OWNER_OR_ADMIN,
+    ("GET", "/ical/{token}.ics"): PUBLIC,
+    # waitlist: every staff role, like the patient data it holds
+    ("POST", "/api/v1/waitlist"): ANY_STAFF,
+    ("GET", "/api/v1/waitlist"): ANY_STAFF,
+    ("DELETE", "/api/v1/waitlist/{entry_id}"): ANY_STAFF,
 }
 
 IDENTITIES: list[Role | None] = [None, *Role]

@@ -266,6 +266,7 @@ async def available(
     practitioner_id: uuid.UUID | None,
     location_id: uuid.UUID | None,
     first: bool,
+    grid_minutes: int,
 ) -> Availability:
     kind = await get_appointment_type(session, appointment_type_id)
     location, practitioner_ids = await _where(session, practitioner_id, location_id)
@@ -282,7 +283,7 @@ async def available(
         location_id=location.id,
         zone=zone,
         window=(max(window[0].astimezone(UTC), earliest), window[1].astimezone(UTC)),
-        grid=timedelta(minutes=settings.slot_grid_minutes),
+        grid=timedelta(minutes=grid_minutes),
         first_only=first,
     )
     need = Need.of(kind)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import Appointment, StatusChange
 from services.appointments.schemas import Cancel, CancelReason, Status
-from services.appointments.service import get_appointment, record
+from services.appointments.service import get_appointment, record, release
 from services.clinic.service import effective_message_settings
 from services.core import clock
 from services.core.auth.service import Principal
@@ -134,7 +134,10 @@ async def cancel_one(
     appointment.cancel_reason = data.reason.value
     appointment.late_cancel = late
     await session.flush()
-    await record(session, actor, client, "cancel", appointment, {"reason": data.reason.value})
+    offered = await release(session, appointment)
+    await record(
+        session, actor, client, "cancel", appointment, {"reason": data.reason.value, **offered}
+    )
 
 
 async def cancel(

@@ -2,8 +2,14 @@
 
 from fastapi import APIRouter
 
-from services.appointments import appointments_router, schedule_router, series_router
+from services.appointments import (
+    appointments_router,
+    feeds_router,
+    schedule_router,
+    series_router,
+    waitlist_router,
+)
 
 router = APIRouter()
-for part in (appointments_router, schedule_router, series_router):
+for part in (appointments_router, schedule_router, series_router, waitlist_router, feeds_router):
     router.include_router(part.router)

@@ -14,7 +14,7 @@ from services.appointments.service import APPOINTMENT_ROLES
 from services.core.auth.deps import require_roles
 from services.core.auth.service import Principal
 from services.core.deps import ClientDep, SessionDep, SettingsDep
-from services.core.types import Flag, IsoDate, IsoDateTime
+from services.core.types import IsoDate, IsoDateTime
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"])
 
@@ -35,7 +35,10 @@ async def availability(
     starts_before: Annotated[IsoDateTime, Query(alias="to")],
     practitioner_id: uuid.UUID | None = None,
     location_id: uuid.UUID | None = None,
-    first: Annotated[Flag, Query(description="Only the earliest slot")] = False,
+    first: Annotated[bool, Query(description="Only the earliest slot")] = False,
+    grid: Annotated[
+        int | None, Query(ge=5, le=60, description="Minutes between starts (default 10)")
+    ] = None,
 ) -> Availability:
     """Bookable starts in [from, to) on the local grid, earliest first, in local time.
 
@@ -50,6 +53,7 @@ async def availability(
         practitioner_id=practitioner_id,
         location_id=location_id,
         first=first,
+        grid_minutes=grid or settings.slot_grid_minutes,
     )
 
 

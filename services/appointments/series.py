@@ -34,6 +34,7 @@ from services.appointments.service import (
     record,
     to_out,
 )
+from services.appointments.waitlist import mark_booked
 from services.clinic.service import get_location, local_instant
 from services.core import clock
 from services.core.auth.service import Principal
@@ -143,6 +144,7 @@ async def create_series(
         except (Conflict, ValidationFailed) as error:
             occurrences.append(await _report(session, spot, error, now))
             continue
+        await mark_booked(session, row)
         await record(session, actor, client, "create", row, {"series_id": str(series.id)})
         occurrences.append(
             Occurrence(

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import booking
+from services.appointments.availability import busy_times
 from services.appointments.models import Appointment, StatusChange
 from services.appointments.schemas import (
     AppointmentCreate,
@@ -24,6 +25,7 @@ from services.appointments.schemas import (
     Status,
     StatusChangeOut,
 )
+from services.appointments.waitlist import mark_booked, offer_freed_time
 from services.clinic.service import get_location
 from services.core import audit, clock
 from services.core.auth.access import load_authorized
@@ -128,8 +130,20 @@ async def create_appointment(
     appointment = await booking.place(
         session, spot, actor_id=actor.user_id, now=clock.utcnow(), detail=detail
     )
+    await mark_booked(session, appointment)
     await record(session, actor, client, "create", appointment, detail)
     return appointment
+
+
+async def release(session: AsyncSession, appointment: Appointment) -> dict[str, str]:
+    """After a cancel or a move: offer the freed time to the waitlist, if it is really free
+    (a visit moved by a few minutes keeps most of its old time). Answers audit detail."""
+    held = (appointment.held_from, appointment.held_until)
+    busy = await busy_times(session, "practitioner_id", [appointment.practitioner_id], held)
+    if not busy[appointment.practitioner_id].is_free(held):
+        return {}
+    entry = await offer_freed_time(session, appointment)
+    return {"waitlist_offered": str(entry.id)} if entry else {}
 
 
 async def get_appointment(
@@ -280,6 +294,10 @@ async def move(
     )
     new.rescheduled_from_id = old.id
     await session.flush()
-    await record(session, actor, client, "reschedule", old, {"rescheduled_to": str(new.id)})
+    await mark_booked(session, new)
+    offered = await release(session, old)
+    await record(
+        session, actor, client, "reschedule", old, {"rescheduled_to": str(new.id), **offered}
+    )
     await record(session, actor, client, "create", new, {"rescheduled_from": str(old.id)})
     return new

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.appointments.seed import seed_demo_appointments
 from services.clinic.seed import seed_clinic
 from services.clinic.service import default_location
 from services.core.auth.models import User
@@ -54,18 +55,21 @@ class DemoSeed:
     staff: list[str] = field(default_factory=list)
     clinic: list[str] = field(default_factory=list)
     patients: int = 0
+    appointments: int = 0
 
     def summary(self) -> str:
         parts = [*self.staff, *self.clinic]
         if self.patients:
             parts.append(f"{self.patients} patients")
+        if self.appointments:
+            parts.append(f"{self.appointments} appointments")
         return ", ".join(parts) or "nothing (the demo clinic is complete)"
 
 
 async def seed_demo(session: AsyncSession, password: str) -> DemoSeed:
     """The demo clinic: its staff (existing addresses are left alone), then its location,
     rooms, practitioners, hours, appointment types and message settings, then fifty
-    patients when the clinic has none."""
+    patients when the clinic has none, then a week of follow-up visits when it has none."""
     seeded = DemoSeed()
     for email, name, roles in DEMO_STAFF:
         if await session.scalar(select(User.id).where(User.email == email)) is not None:
@@ -81,4 +85,5 @@ async def seed_demo(session: AsyncSession, password: str) -> DemoSeed:
     location = await default_location(session)
     if location is not None:
         seeded.patients = await seed_demo_patients(session, location)
+        seeded.appointments = await seed_demo_appointments(session, location)
     return seeded

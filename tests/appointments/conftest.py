@@ -1,5 +1,10 @@
-"""A small clinic to schedule in: one location, two practitioners working weekdays
-08:00-17:00, rooms, appointment types, patients and staff of every role."""
+"""Scheduling fixtures.
+
+``clinic``: one location, two practitioners working weekdays 08:00-17:00, two adjustment
+rooms, two appointment types, patients and staff of every role, for tests through the API.
+``scheduling``: a smaller set, with helpers that write appointments straight through the ORM
+(no audit rows, no booking rules) for tests of what reads them.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.appointments.models import Appointment
 from services.clinic.models import AppointmentType, Location, Practitioner, Room
 from services.core.auth.models import User
 from services.core.auth.roles import Role
@@ -20,9 +26,93 @@ from services.patients.models import Patient
 from tests.clinic.factories import ClinicFactory
 from tests.factories import Factory, Staff
 
+_counter = itertools.count(1)
+
+
+async def add_patient(
+    session: AsyncSession,
+    given_name: str = "Jordan",
+    family_name: str | None = None,
+    *,
+    time_zone: str = "America/Chicago",
+) -> Patient:
+    patient = Patient(
+        given_name=given_name,
+        family_name=family_name or f"Lee{next(_counter)}",
+        date_of_birth=date(1987, 3, 14),
+        time_zone=time_zone,
+    )
+    session.add(patient)
+    await session.flush()
+    await session.refresh(patient)
+    return patient
+
+
+@dataclass
+class Scheduling:
+    session: AsyncSession
+    location: Location
+    practitioner: Practitioner
+    doctor: Staff  # the practitioner's own user, signed in
+    appointment_type: AppointmentType
+    patient: Patient
+
+    async def appointment(
+        self,
+        starts_at: datetime,
+        *,
+        minutes: int = 30,
+        status: str = "booked",
+        patient: Patient | None = None,
+        practitioner: Practitioner | None = None,
+        appointment_type: AppointmentType | None = None,
+        note: str | None = None,
+    ) -> Appointment:
+        """An appointment row without buffers; a cancelled one gets a cancel reason."""
+        ends_at = starts_at + timedelta(minutes=minutes)
+        appointment = Appointment(
+            patient_id=(patient or self.patient).id,
+            practitioner_id=(practitioner or self.practitioner).id,
+            location_id=self.location.id,
+            appointment_type_id=(appointment_type or self.appointment_type).id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            held_from=starts_at,
+            held_until=ends_at,
+            status=status,
+            cancel_reason="patient" if status == "cancelled" else None,
+            note=note,
+        )
+        self.session.add(appointment)
+        await self.session.flush()
+        await self.session.refresh(appointment)
+        return appointment
+
+
+async def make_scheduling(factory: Factory) -> Scheduling:
+    session = factory.session
+    clinic = ClinicFactory(factory)
+    location = await clinic.location()
+    practitioner = await clinic.practitioner(location)
+    user = await session.get(User, practitioner.user_id)
+    assert user is not None and Role.chiropractor.value in user.roles
+    return Scheduling(
+        session=session,
+        location=location,
+        practitioner=practitioner,
+        doctor=Staff(user=user, token=await factory.token_for(user)),
+        appointment_type=await clinic.appointment_type(),
+        patient=await add_patient(session),
+    )
+
+
+@pytest.fixture
+async def scheduling(factory: Factory) -> Scheduling:
+    return await make_scheduling(factory)
+
+
 APPOINTMENTS = "/api/v1/appointments"
 ZONE = ZoneInfo("America/Chicago")
-_counter = itertools.count(1)
 
 
 def next_monday(weeks_ahead: int = 2) -> date:
@@ -35,20 +125,6 @@ def at(day: date, hhmm: str) -> str:
     """Local clinic time as ISO 8601 with its offset."""
     hour, minute = (int(part) for part in hhmm.split(":"))
     return datetime.combine(day, time(hour, minute), tzinfo=ZONE).isoformat()
-
-
-async def make_patient(session: AsyncSession, *, given: str = "Jordan") -> Patient:
-    n = next(_counter)
-    patient = Patient(
-        given_name=given,
-        family_name=f"Lee{n}",
-        date_of_birth=date(1985, 1, 1) + timedelta(days=n),
-        time_zone="America/Chicago",
-    )
-    session.add(patient)
-    await session.flush()
-    await session.refresh(patient)
-    return patient
 
 
 @dataclass
@@ -100,7 +176,7 @@ async def clinic(factory: Factory, session: AsyncSession) -> Clinic:
     )
     session.add_all([adjustment, exam])
     await session.flush()
-    patients = [await make_patient(session) for _ in range(4)]
+    patients = [await add_patient(session) for _ in range(4)]
     user = await session.get(User, dr_a.user_id)
     assert user is not None
     chiro = Staff(user=user, token=await factory.token_for(user))

@@ -29,6 +29,7 @@ async def _counts(session: AsyncSession) -> dict[str, int]:
 async def test_the_demo_clinic_is_seeded_once(session: AsyncSession) -> None:
     seeded = await seed_demo(session, "a demo password 123")
     assert seeded.patients == 50
+    assert seeded.appointments == 5 * 6 * 2  # a week, six visits a day, two doctors
     assert len(seeded.staff) == 4
     first = await _counts(session)
     location = await session.scalar(select(Location).where(Location.name == "The Balanced Atlas"))
@@ -58,5 +59,5 @@ async def test_the_demo_clinic_is_seeded_once(session: AsyncSession) -> None:
     )
     assert await seed_clinic(session) == []
     again = await seed_demo(session, "a demo password 123")
-    assert (again.staff, again.clinic, again.patients) == ([], [], 0)
+    assert (again.staff, again.clinic, again.patients, again.appointments) == ([], [], 0, 0)
     assert await _counts(session) == first

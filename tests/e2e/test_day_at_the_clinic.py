@@ -1,0 +1,224 @@
+"""*A day at the clinic* (../shared/A-DAY-AT-THE-CLINIC.md), through the real API, as far as
+the product goes today: registration, finding and booking the first visit (double click,
+room clash), the visit's lifecycle on the day sheet, the care plan around time off, a flare
+cancellation that offers the slot to the waitlist, and the audit trail of Jordan's record.
+
+Visit notes (step 4's chart), reminders (3) and check-ins (6, 7) join as their issues land.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.auth.models import User
+from services.core.bootstrap import seed_demo
+from tests.appointments.conftest import at
+from tests.factories import Factory, Staff
+
+
+async def _staff(session: AsyncSession, factory: Factory, email: str) -> Staff:
+    user = await session.scalar(select(User).where(User.email == email))
+    assert user is not None
+    return Staff(user=user, token=await factory.token_for(user))
+
+
+async def _ids(client: httpx.AsyncClient, staff: Staff, path: str, key: str) -> dict[str, str]:
+    response = await client.get(path, headers=staff.headers)
+    assert response.status_code == 200, response.text
+    return {item[key]: item["id"] for item in response.json()["items"]}
+
+
+def _monday_in(weeks: int) -> date:
+    today = date.today()
+    return today + timedelta(days=7 * weeks - today.weekday())
+
+
+async def test_a_day_at_the_clinic(
+    client: httpx.AsyncClient, session: AsyncSession, factory: Factory
+) -> None:
+    await seed_demo(session, "demo password for the story")
+    sam = await _staff(session, factory, "sam@balanced-atlas.example")
+    reyes = await _staff(session, factory, "reyes@balanced-atlas.example")
+    maria = await _staff(session, factory, "maria@balanced-atlas.example")
+    doctors = await _ids(client, sam, "/api/v1/practitioners", "display_name")
+    types = await _ids(client, sam, "/api/v1/appointment-types", "name")
+    location = (await client.get("/api/v1/locations", headers=sam.headers)).json()["items"][0]
+    rooms = await _ids(client, sam, f"/api/v1/locations/{location['id']}/rooms", "name")
+    exam = types["New patient consultation & exam"]
+
+    # 1. Sam searches, finds no Jordan Lee, and registers Jordan.
+    found = await client.get("/api/v1/patients", params={"q": "Jordan Lea"}, headers=sam.headers)
+    assert not any(p["family_name"] == "Lee" for p in found.json()["items"])
+    jordan = await client.post(
+        "/api/v1/patients",
+        json={
+            "given_name": "Jordan",
+            "family_name": "Lee",
+            "date_of_birth": "1987-03-14",
+            "phone": "(312) 555-0142",
+            "email": "jordan.lee@mail.example",
+            "preferred_channel": "sms",
+            "consents": [{"channel": "sms", "granted": True, "method": "phone"}],
+        },
+        headers=sam.headers,
+    )
+    assert jordan.status_code == 201, jordan.text
+    jordan_id = jordan.json()["id"]
+
+    # 2. The first free new-patient exam with either doctor that week; Sam books Wednesday
+    # 10:00 with Dr. Reyes and clicks twice: one appointment.
+    monday = _monday_in(2)
+    wednesday = monday + timedelta(days=2)
+    first = await client.get(
+        "/api/v1/availability",
+        params={
+            "appointment_type_id": exam,
+            "first": "true",
+            "from": at(monday, "00:00"),
+            "to": at(monday + timedelta(days=5), "00:00"),
+        },
+        headers=sam.headers,
+    )
+    assert first.status_code == 200
+    (slot,) = first.json()["slots"]
+    assert slot["starts_at"] == at(monday, "08:00")
+    offered = await client.get(
+        "/api/v1/availability",
+        params={
+            "appointment_type_id": exam,
+            "practitioner_id": doctors["Dr. Ana Reyes"],
+            "from": at(wednesday, "00:00"),
+            "to": at(wednesday, "23:59"),
+        },
+        headers=sam.headers,
+    )
+    assert at(wednesday, "10:00") in [s["starts_at"] for s in offered.json()["slots"]]
+    booking: dict[str, Any] = {
+        "patient_id": jordan_id,
+        "practitioner_id": doctors["Dr. Ana Reyes"],
+        "appointment_type_id": exam,
+        "starts_at": at(wednesday, "10:00"),
+    }
+    click = {**sam.headers, "Idempotency-Key": str(uuid.uuid4())}
+    first_click = await client.post("/api/v1/appointments", json=booking, headers=click)
+    second_click = await client.post("/api/v1/appointments", json=booking, headers=click)
+    assert first_click.status_code == second_click.status_code == 201
+    visit = first_click.json()
+    assert second_click.json()["id"] == visit["id"]
+    assert visit["room_id"] == rooms["X-ray"]
+    # Dr. Okafor's assistant puts someone else in the x-ray room at 10:30: refused, and why.
+    someone = (await client.get("/api/v1/patients", headers=sam.headers)).json()["items"][0]
+    clash = await client.post(
+        "/api/v1/appointments",
+        json={
+            **booking,
+            "patient_id": someone["id"],
+            "practitioner_id": doctors["Dr. Chidi Okafor"],
+            "starts_at": at(wednesday, "10:30"),
+            "room_id": rooms["X-ray"],
+        },
+        headers=sam.headers,
+    )
+    assert clash.status_code == 409
+    assert clash.json()["clashing_appointment_id"] == visit["id"]
+    assert "The room already has an appointment" in clash.json()["detail"]
+
+    # 4. Wednesday: Sam checks Jordan in from the day sheet; Dr. Reyes starts and completes.
+    sheet = await client.get(
+        "/api/v1/schedule",
+        params={"date": wednesday.isoformat(), "location_id": location["id"]},
+        headers=sam.headers,
+    )
+    column = next(c for c in sheet.json()["practitioners"] if c["practitioner"] == "Dr. Ana Reyes")
+    entry = next(a for a in column["appointments"] if a["appointment_id"] == visit["id"])
+    assert (entry["patient_name"], entry["new_patient"], entry["room"]) == (
+        "Jordan Lee",
+        True,
+        "X-ray",
+    )
+    path = f"/api/v1/appointments/{visit['id']}"
+    assert (await client.post(f"{path}/check-in", headers=sam.headers)).status_code == 200
+    assert (await client.post(f"{path}/start", headers=reyes.headers)).status_code == 200
+    done = await client.post(f"{path}/complete", headers=reyes.headers)
+    assert done.json()["status"] == "completed"
+
+    # 5. The care plan: Mon/Wed/Fri 9:00 for 4 weeks; two dates clash with Dr. Reyes' time
+    # off. The series books what fits and offers the nearest free time on those days.
+    plan_start = _monday_in(3)
+    for off in (plan_start + timedelta(days=2), plan_start + timedelta(days=11)):
+        response = await client.post(
+            f"/api/v1/practitioners/{doctors['Dr. Ana Reyes']}/exceptions",
+            json={
+                "kind": "time_off",
+                "starts_at": at(off, "08:00"),
+                "ends_at": at(off, "10:00"),
+                "reason": "Seminar",
+            },
+            headers=maria.headers,
+        )
+        assert response.status_code == 201, response.text
+    plan = await client.post(
+        "/api/v1/appointment-series",
+        json={
+            "patient_id": jordan_id,
+            "practitioner_id": doctors["Dr. Ana Reyes"],
+            "appointment_type_id": types["NUCCA adjustment follow-up"],
+            "start_date": plan_start.isoformat(),
+            "weeks": 4,
+            "weekdays": [0, 2, 4],
+            "time": "09:00",
+            "mode": "book_what_fits",
+        },
+        headers=reyes.headers,
+    )
+    assert plan.status_code == 201, plan.text
+    report = plan.json()
+    assert report["booked"] == 10
+    missed = [o for o in report["occurrences"] if o["outcome"] != "booked"]
+    assert [o["nearest_free"][11:16] for o in missed] == ["10:00", "10:00"]
+
+    # 8. A Friday visit is cancelled by Jordan because of a flare: no late flag, and the
+    # patient waiting for a Friday morning with Dr. Reyes is offered the slot.
+    plan_friday = plan_start + timedelta(days=4)
+    waiting = await client.post(
+        "/api/v1/waitlist",
+        json={
+            "patient_id": someone["id"],
+            "practitioner_id": doctors["Dr. Ana Reyes"],
+            "earliest_date": plan_friday.isoformat(),
+            "latest_date": plan_friday.isoformat(),
+        },
+        headers=sam.headers,
+    )
+    assert waiting.status_code == 201
+    friday_visit = next(
+        o["appointment_id"] for o in report["occurrences"] if o["date"] == plan_friday.isoformat()
+    )
+    cancelled = await client.post(
+        f"/api/v1/appointments/{friday_visit}/cancel",
+        json={"reason": "illness", "note": "fibromyalgia flare"},
+        headers=sam.headers,
+    )
+    assert cancelled.status_code == 200
+    assert (cancelled.json()["status"], cancelled.json()["late_cancel"]) == ("cancelled", False)
+    entries = (await client.get("/api/v1/waitlist", headers=sam.headers)).json()["items"]
+    offer = next(e for e in entries if e["id"] == waiting.json()["id"])
+    assert offer["status"] == "offered"
+    assert offer["offered_appointment_id"] == friday_visit
+
+    # 9. Month end: Maria pulls the audit trail of Jordan's first visit and record.
+    trail = await client.get(
+        "/api/v1/audit-events", params={"resource_id": visit["id"]}, headers=maria.headers
+    )
+    actions = {e["action"] for e in trail.json()["items"]}
+    assert {"create", "check_in", "start", "complete", "day_sheet"} <= actions
+    record = await client.get(
+        "/api/v1/audit-events", params={"resource_id": jordan_id}, headers=maria.headers
+    )
+    assert "create" in {e["action"] for e in record.json()["items"]}
