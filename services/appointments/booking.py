@@ -31,7 +31,10 @@ from services.clinic.service import (
     working_intervals,
     works_at,
 )
+from services.core.auth.service import Principal
+from services.core.deps import ClientInfo
 from services.core.errors import Conflict, ValidationFailed
+from services.patients import service as patients
 
 # A walk-in is booked a few minutes after it began; anything earlier is a typing mistake.
 PAST_GRACE = timedelta(minutes=15)
@@ -105,6 +108,36 @@ async def location_for(
             "missing",
         )
     return await get_location(session, places[0])
+
+
+@dataclass(frozen=True)
+class Parties:
+    """Who and what a booking names, loaded and checked."""
+
+    patient_id: uuid.UUID
+    practitioner: Practitioner
+    kind: AppointmentType
+    location: Location
+
+
+async def parties(
+    session: AsyncSession,
+    *,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    type_id: uuid.UUID,
+    location_id: uuid.UUID | None,
+    actor: Principal,
+    client: ClientInfo,
+) -> Parties:
+    """Unknown ids answer 404 before any rule is checked (inactive, archived, elsewhere)."""
+    patient = await patients.get_patient(session, patient_id, actor=actor, client=client, action="")
+    practitioner = await bookable_practitioner(session, practitioner_id)
+    kind = await bookable_type(session, type_id)
+    location = await location_for(session, practitioner, location_id)
+    if patient.status != "active":
+        raise Conflict("This patient is archived; restore the record before booking.")
+    return Parties(patient.id, practitioner, kind, location)
 
 
 def local_span(start: datetime, end: datetime, zone: ZoneInfo) -> str:
