@@ -407,9 +407,16 @@ def upgrade() -> None:
         ["practitioner_id", "status"],
         unique=False,
     )
+    # A patient's whole audit trail (GET /api/v1/audit-events?patient_id=…): rows about
+    # records that belong to a patient carry its id in detail.
+    op.execute(
+        "CREATE INDEX ix_audit_events_detail_patient ON audit_events"
+        " ((detail ->> 'patient_id'), id) WHERE detail ? 'patient_id'"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX ix_audit_events_detail_patient")
     op.drop_index("ix_waitlist_entries_practitioner_status", table_name="waitlist_entries")
     op.drop_index("ix_waitlist_entries_patient", table_name="waitlist_entries")
     op.drop_table("waitlist_entries")

@@ -12,10 +12,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.availability import Need, room_picker
@@ -31,7 +32,10 @@ from services.clinic.service import (
     working_intervals,
     works_at,
 )
+from services.core.auth.service import Principal
+from services.core.deps import ClientInfo
 from services.core.errors import Conflict, ValidationFailed
+from services.patients import service as patients
 
 # A walk-in is booked a few minutes after it began; anything earlier is a typing mistake.
 PAST_GRACE = timedelta(minutes=15)
@@ -107,6 +111,36 @@ async def location_for(
     return await get_location(session, places[0])
 
 
+@dataclass(frozen=True)
+class Parties:
+    """Who and what a booking names, loaded and checked."""
+
+    patient_id: uuid.UUID
+    practitioner: Practitioner
+    kind: AppointmentType
+    location: Location
+
+
+async def parties(
+    session: AsyncSession,
+    *,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    type_id: uuid.UUID,
+    location_id: uuid.UUID | None,
+    actor: Principal,
+    client: ClientInfo,
+) -> Parties:
+    """Unknown ids answer 404 before any rule is checked (inactive, archived, elsewhere)."""
+    patient = await patients.get_patient(session, patient_id, actor=actor, client=client, action="")
+    practitioner = await bookable_practitioner(session, practitioner_id)
+    kind = await bookable_type(session, type_id)
+    location = await location_for(session, practitioner, location_id)
+    if patient.status != "active":
+        raise Conflict("This patient is archived; restore the record before booking.")
+    return Parties(patient.id, practitioner, kind, location)
+
+
 def local_span(start: datetime, end: datetime, zone: ZoneInfo) -> str:
     a, b = start.astimezone(zone), end.astimezone(zone)
     return f"{a:%Y-%m-%d %H:%M}-{b:%H:%M}"
@@ -160,43 +194,45 @@ async def _free_rooms(session: AsyncSession, place: Place) -> list[uuid.UUID | N
     return list(free)
 
 
-async def clash(
-    session: AsyncSession, constraint: str, row: Appointment, zone: ZoneInfo
-) -> Conflict:
-    """The 409 for a refused insert, naming the appointment in the way."""
-    column, span, who = _OWNER[constraint]
-    other = Appointment.__table__.c
-    query = (
-        select(Appointment.id, Appointment.starts_at, Appointment.ends_at)
-        .where(
-            other[column] == getattr(row, column),
-            other[span].op("&&")(func.tstzrange(*_bounds(row, span), "[)")),
-            Appointment.status.not_in(FREED),
+async def clash(session: AsyncSession, row: dict[str, Any], zone: ZoneInfo) -> Conflict:
+    """The 409 for a refused insert, naming the constraint and the appointment in the way."""
+    for constraint, (column, span, who) in _OWNER.items():
+        if row[column] is None:
+            continue
+        other = Appointment.__table__.c
+        start, end = (
+            (row["starts_at"], row["ends_at"])
+            if span == "during"
+            else (
+                row["held_from"],
+                row["held_until"],
+            )
         )
-        .order_by(Appointment.starts_at)
-        .limit(1)
-    )
-    if constraint == "ex_appointments_practitioner":
-        query = query.where(Appointment.allow_overlap.is_(False))
-    found = (await session.execute(query)).first()
-    if found is None:  # the other booking was cancelled in the meantime
-        return Conflict(
-            "Another booking took this time a moment ago; choose another time.",
-            constraint=constraint,
+        query = (
+            select(Appointment.id, Appointment.starts_at, Appointment.ends_at)
+            .where(
+                other[column] == row[column],
+                other[span].op("&&")(func.tstzrange(start, end, "[)")),
+                Appointment.status.not_in(FREED),
+            )
+            .order_by(Appointment.starts_at)
+            .limit(1)
         )
-    other_id, start, end = found
-    return Conflict(
-        f"{who} already has an appointment at {local_span(start, end, zone)}"
-        " that overlaps this time.",
-        constraint=constraint,
-        clashing_appointment_id=str(other_id),
-    )
-
-
-def _bounds(row: Appointment, span: str) -> tuple[datetime, datetime]:
-    if span == "during":
-        return row.starts_at, row.ends_at
-    return row.held_from, row.held_until
+        if constraint == "ex_appointments_practitioner":
+            if row["allow_overlap"]:
+                continue
+            query = query.where(Appointment.allow_overlap.is_(False))
+        found = (await session.execute(query)).first()
+        if found is not None:
+            other_id, other_start, other_end = found
+            return Conflict(
+                f"{who} already has an appointment at {local_span(other_start, other_end, zone)}"
+                " that overlaps this time.",
+                constraint=constraint,
+                clashing_appointment_id=str(other_id),
+            )
+    # The other booking was cancelled between the refusal and this look.
+    return Conflict("Another booking took this time a moment ago; choose another time.")
 
 
 async def place(
@@ -208,7 +244,12 @@ async def place(
     detail: dict[str, object] | None = None,
     appointment_id: uuid.UUID | None = None,
 ) -> Appointment:
-    """Check, then insert; a refused insert is a 409 and leaves the transaction usable."""
+    """Check, then insert; a refused insert is a 409 and leaves the transaction usable.
+
+    ``ON CONFLICT DO NOTHING`` (no conflict target) lets the exclusion constraints refuse the
+    row without aborting the transaction, with no savepoint round trips; concurrent inserts
+    still wait for each other exactly as a plain INSERT would.
+    """
     await _check_time(session, spot, now)
     await _check_room(session, spot)
     rooms = await _free_rooms(session, spot)
@@ -216,35 +257,31 @@ async def place(
     held_from, held_until = spot.need.held(spot.starts_at)
     refused: Conflict | None = None
     for room_id in rooms:
-        row = Appointment(
-            id=appointment_id or uuid.uuid4(),
-            patient_id=spot.patient_id,
-            practitioner_id=spot.practitioner.id,
-            location_id=spot.location.id,
-            room_id=room_id,
-            appointment_type_id=spot.kind.id,
-            series_id=spot.series_id,
-            starts_at=start.astimezone(UTC),
-            ends_at=end.astimezone(UTC),
-            held_from=held_from.astimezone(UTC),
-            held_until=held_until.astimezone(UTC),
-            allow_overlap=spot.allow_overlap,
-            note=spot.note,
-            created_by=actor_id,
+        values: dict[str, Any] = {
+            "id": appointment_id or uuid.uuid4(),
+            "patient_id": spot.patient_id,
+            "practitioner_id": spot.practitioner.id,
+            "location_id": spot.location.id,
+            "room_id": room_id,
+            "appointment_type_id": spot.kind.id,
+            "series_id": spot.series_id,
+            "starts_at": start.astimezone(UTC),
+            "ends_at": end.astimezone(UTC),
+            "held_from": held_from.astimezone(UTC),
+            "held_until": held_until.astimezone(UTC),
+            "allow_overlap": spot.allow_overlap,
+            "note": spot.note,
+            "created_by": actor_id,
+        }
+        row: Appointment | None = await session.scalar(
+            insert(Appointment).values(values).on_conflict_do_nothing().returning(Appointment)
         )
-        try:
-            async with session.begin_nested():
-                session.add(row)
-                await session.flush()
-        except IntegrityError as error:
-            constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
-            if getattr(error.orig, "sqlstate", None) != "23P01" or constraint not in _OWNER:
-                raise
-            refused = await clash(session, constraint, row, spot.zone)
+        if row is None:
+            refused = await clash(session, values, spot.zone)
             # A room chosen for the caller was taken a moment ago: try the next free one.
-            if constraint == "ex_appointments_room" and spot.room_id is None:
+            if refused.extra.get("constraint") == "ex_appointments_room" and spot.room_id is None:
                 continue
-            raise refused from None
+            raise refused
         session.add(
             StatusChange(
                 appointment_id=row.id,
@@ -254,8 +291,6 @@ async def place(
                 detail=detail or {},
             )
         )
-        await session.flush()
-        await session.refresh(row)
         return row
     assert refused is not None
     raise refused

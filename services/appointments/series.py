@@ -40,7 +40,6 @@ from services.core import clock
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import AppError, Conflict, NotFound, ValidationFailed
-from services.patients import service as patients
 
 
 def occurrence_dates(start: date, weeks: int, weekdays: list[int]) -> list[date]:
@@ -103,19 +102,20 @@ def _refused(mode: SeriesMode, occurrences: list[Occurrence], what: str) -> Conf
 async def create_series(
     session: AsyncSession, data: SeriesCreate, *, actor: Principal, client: ClientInfo
 ) -> SeriesOut:
-    patient = await patients.get_patient(
-        session, data.patient_id, actor=actor, client=client, action=""
+    found = await booking.parties(
+        session,
+        patient_id=data.patient_id,
+        practitioner_id=data.practitioner_id,
+        type_id=data.appointment_type_id,
+        location_id=data.location_id,
+        actor=actor,
+        client=client,
     )
-    practitioner = await booking.bookable_practitioner(session, data.practitioner_id)
-    kind = await booking.bookable_type(session, data.appointment_type_id)
-    location = await booking.location_for(session, practitioner, data.location_id)
-    if patient.status != "active":
-        raise Conflict("This patient is archived; restore the record before booking.")
     series = AppointmentSeries(
-        patient_id=patient.id,
-        practitioner_id=practitioner.id,
-        location_id=location.id,
-        appointment_type_id=kind.id,
+        patient_id=found.patient_id,
+        practitioner_id=found.practitioner.id,
+        location_id=found.location.id,
+        appointment_type_id=found.kind.id,
         start_date=data.start_date,
         weeks=data.weeks,
         weekdays=sorted(set(data.weekdays)),
@@ -125,15 +125,15 @@ async def create_series(
     )
     session.add(series)
     await session.flush()
-    zone = ZoneInfo(location.time_zone)
+    zone = ZoneInfo(found.location.time_zone)
     now = clock.utcnow()
     occurrences: list[Occurrence] = []
     for day in occurrence_dates(data.start_date, data.weeks, data.weekdays):
         spot = booking.Place(
-            patient_id=patient.id,
-            practitioner=practitioner,
-            location=location,
-            kind=kind,
+            patient_id=found.patient_id,
+            practitioner=found.practitioner,
+            location=found.location,
+            kind=found.kind,
             starts_at=local_instant(day, data.time, zone),
             series_id=series.id,
         )

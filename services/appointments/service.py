@@ -34,7 +34,6 @@ from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import Conflict, Forbidden
 from services.core.pagination import PageParams
-from services.patients import service as patients
 
 RESOURCE = "appointment"
 APPOINTMENT_ROLES = frozenset({Role.front_desk, Role.chiropractor, Role.admin})
@@ -56,14 +55,15 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """An audit row for an appointment; it names the patient, whose data this is."""
-    await audit.record(
+    await audit.record_for_patient(
         session,
         actor_id=actor.user_id,
         action=action,
         resource_type=RESOURCE,
         resource_id=appointment.id,
+        patient_id=appointment.patient_id,
         client=client,
-        detail={"patient_id": str(appointment.patient_id), **(detail or {})},
+        detail=detail,
     )
 
 
@@ -106,21 +106,21 @@ def _check_overlap_role(actor: Principal, allow_overlap: bool) -> None:
 async def create_appointment(
     session: AsyncSession, data: AppointmentCreate, *, actor: Principal, client: ClientInfo
 ) -> Appointment:
-    # Unknown ids answer 404 before any rule is checked.
-    patient = await patients.get_patient(
-        session, data.patient_id, actor=actor, client=client, action=""
+    found = await booking.parties(
+        session,
+        patient_id=data.patient_id,
+        practitioner_id=data.practitioner_id,
+        type_id=data.appointment_type_id,
+        location_id=data.location_id,
+        actor=actor,
+        client=client,
     )
-    practitioner = await booking.bookable_practitioner(session, data.practitioner_id)
-    kind = await booking.bookable_type(session, data.appointment_type_id)
-    location = await booking.location_for(session, practitioner, data.location_id)
     _check_overlap_role(actor, data.allow_overlap)
-    if patient.status != "active":
-        raise Conflict("This patient is archived; restore the record before booking.")
     spot = booking.Place(
-        patient_id=patient.id,
-        practitioner=practitioner,
-        location=location,
-        kind=kind,
+        patient_id=found.patient_id,
+        practitioner=found.practitioner,
+        location=found.location,
+        kind=found.kind,
         starts_at=data.starts_at,
         room_id=data.room_id,
         allow_overlap=data.allow_overlap,

@@ -49,14 +49,15 @@ async def _audit(
     entry: WaitlistEntry,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    await audit.record(
+    await audit.record_for_patient(
         session,
         actor_id=actor.user_id,
         action=action,
         resource_type=RESOURCE,
         resource_id=entry.id,
+        patient_id=entry.patient_id,
         client=client,
-        detail={"patient_id": str(entry.patient_id), **(detail or {})},
+        detail=detail,
     )
 
 

@@ -212,13 +212,25 @@ async def test_a_day_at_the_clinic(
     assert offer["status"] == "offered"
     assert offer["offered_appointment_id"] == friday_visit
 
-    # 9. Month end: Maria pulls the audit trail of Jordan's first visit and record.
+    # 9. Month end: Maria pulls the audit trail of Jordan's record: the record itself and
+    # every appointment and waitlist row that names Jordan, who and when.
     trail = await client.get(
-        "/api/v1/audit-events", params={"resource_id": visit["id"]}, headers=maria.headers
+        "/api/v1/audit-events",
+        params={"patient_id": jordan_id, "limit": 100},
+        headers=maria.headers,
     )
-    actions = {e["action"] for e in trail.json()["items"]}
-    assert {"create", "check_in", "start", "complete", "day_sheet"} <= actions
-    record = await client.get(
-        "/api/v1/audit-events", params={"resource_id": jordan_id}, headers=maria.headers
+    events = trail.json()["items"]
+    seen = {(e["resource_type"], e["action"]) for e in events}
+    assert {
+        ("patient", "create"),
+        ("appointment", "create"),
+        ("appointment", "check_in"),
+        ("appointment", "complete"),
+        ("appointment", "day_sheet"),
+        ("appointment", "cancel"),
+    } <= seen
+    assert {e["actor_id"] for e in events} >= {str(sam.user.id), str(reyes.user.id)}
+    others = await client.get(
+        "/api/v1/audit-events", params={"patient_id": someone["id"]}, headers=maria.headers
     )
-    assert "create" in {e["action"] for e in record.json()["items"]}
+    assert not {e["id"] for e in others.json()["items"]} & {e["id"] for e in events}

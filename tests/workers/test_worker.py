@@ -114,6 +114,7 @@ def test_a_worker_process_runs_a_task_against_the_database(
 def test_the_worker_runs_with_the_reliability_settings() -> None:
     env_before = dict(os.environ)
     os.environ.setdefault("CLINIC_REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()  # another test may have read the settings before the variable
     try:
         from workers.app import VISIBILITY_TIMEOUT, create_celery
 

@@ -1,3 +1,3 @@
-from services.core.audit.service import record
+from services.core.audit.service import record, record_for_patient
 
-__all__ = ["record"]
+__all__ = ["record", "record_for_patient"]

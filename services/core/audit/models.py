@@ -19,6 +19,14 @@ class AuditEvent(Base):
         Index("ix_audit_events_resource", "resource_type", "resource_id", "id"),
         Index("ix_audit_events_actor", "actor_id", "id"),
         Index("ix_audit_events_at", "at"),
+        # A patient's whole trail: rows about their appointments, waitlist entries, … carry
+        # the patient's id in detail (audit.record_for_patient).
+        Index(
+            "ix_audit_events_detail_patient",
+            text("(detail ->> 'patient_id')"),
+            "id",
+            postgresql_where=text("detail ? 'patient_id'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)

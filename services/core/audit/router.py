@@ -26,6 +26,10 @@ async def list_audit_events(
     resource_type: ShortText = None,
     resource_id: ShortText = None,
     action: ShortText = None,
+    patient_id: Annotated[
+        uuid.UUID | None,
+        Query(description="Everything about one patient: their record and records naming them"),
+    ] = None,
     at_from: Annotated[IsoDateTime | None, Query(alias="from")] = None,
     at_to: Annotated[IsoDateTime | None, Query(alias="to")] = None,
 ) -> Page[AuditEventOut]:
@@ -35,6 +39,7 @@ async def list_audit_events(
         resource_type=resource_type,
         resource_id=resource_id,
         action=action,
+        patient_id=patient_id,
         at_from=at_from,
         at_to=at_to,
     )

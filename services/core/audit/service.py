@@ -43,12 +43,37 @@ async def record(
     )
 
 
+async def record_for_patient(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID | None,
+    action: str,
+    resource_type: str,
+    resource_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    client: ClientInfo | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """A row about a record that belongs to a patient (an appointment, a waitlist entry):
+    the patient's id goes in ``detail``, so the patient's whole trail is one filter away."""
+    await record(
+        session,
+        actor_id=actor_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        client=client,
+        detail={"patient_id": str(patient_id), **(detail or {})},
+    )
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     actor_id: uuid.UUID | None = None
     resource_type: str | None = None
     resource_id: str | None = None
     action: str | None = None
+    patient_id: uuid.UUID | None = None
     at_from: datetime | None = None
     at_to: datetime | None = None
 
@@ -65,6 +90,13 @@ async def list_events(
         query = query.where(AuditEvent.resource_id == where.resource_id)
     if where.action is not None:
         query = query.where(AuditEvent.action == where.action)
+    if where.patient_id is not None:
+        # The patient's own record, and every record that names them (expression index).
+        patient = str(where.patient_id)
+        query = query.where(
+            ((AuditEvent.resource_type == "patient") & (AuditEvent.resource_id == patient))
+            | (AuditEvent.detail["patient_id"].astext == patient)
+        )
     if where.at_from is not None:
         query = query.where(AuditEvent.at >= where.at_from)
     if where.at_to is not None:
