@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import FREED, Appointment
@@ -34,7 +34,6 @@ from services.clinic.service import (
     get_practitioner,
     merge,
     practitioners_at,
-    rooms_of_kind,
     working_intervals,
     works_at,
 )
@@ -138,29 +137,43 @@ class Candidate:
     room_id: uuid.UUID | None
 
 
-class RoomPicker:
-    """The first free room of the needed kind, for a held interval."""
+# For each held interval, the first active room of the kind (name order) that no appointment
+# holding time overlaps. One statement for any number of intervals; each probe is a lookup
+# in the GiST index of the room exclusion constraint, so the cost follows the candidates
+# asked about, not how many appointments the rooms have.
+_FREE_ROOMS = text(
+    """
+    SELECT (
+        SELECT r.id FROM rooms r
+        WHERE r.location_id = :location AND r.kind = :kind AND r.is_active
+          AND NOT EXISTS (
+              SELECT 1 FROM appointments a
+              WHERE a.room_id = r.id AND a.held && tstzrange(c.held_from, c.held_until, '[)')
+                AND a.status NOT IN ('cancelled', 'no_show', 'rescheduled'))
+        ORDER BY r.name, r.id LIMIT 1)
+    FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
+        WITH ORDINALITY AS c(held_from, held_until, n)
+    ORDER BY c.n
+    """
+)
 
-    def __init__(self, room_ids: Sequence[uuid.UUID], busy: dict[uuid.UUID, Busy]) -> None:
-        self.room_ids = room_ids
-        self.busy = busy
 
-    def pick(self, held: Interval) -> uuid.UUID | None:
-        for room_id in self.room_ids:
-            if self.busy[room_id].is_free(held):
-                return room_id
-        return None
-
-
-async def room_picker(
-    session: AsyncSession, location_id: uuid.UUID, need: Need, window: Interval
-) -> RoomPicker | None:
-    """None when the type needs no room."""
-    if need.room_kind is None:
-        return None
-    room_ids = await rooms_of_kind(session, location_id, need.room_kind)
-    wide = (window[0] - need.before, window[1] + need.duration + need.after)
-    return RoomPicker(room_ids, await busy_times(session, "room_id", room_ids, wide))
+async def free_rooms(
+    session: AsyncSession, location_id: uuid.UUID, kind: str, helds: Sequence[Interval]
+) -> list[uuid.UUID | None]:
+    """A free room of ``kind`` for each held interval (None where every one is taken)."""
+    if not helds:
+        return []
+    rows = await session.execute(
+        _FREE_ROOMS,
+        {
+            "location": location_id,
+            "kind": kind,
+            "starts": [h[0] for h in helds],
+            "ends": [h[1] for h in helds],
+        },
+    )
+    return [room_id for (room_id,) in rows]
 
 
 async def find_slots(
@@ -181,20 +194,48 @@ async def find_slots(
     end_date = window[1].astimezone(zone).date()
     wide = (window[0] - need.before, window[1] + need.duration + need.after)
     busy = await busy_times(session, "practitioner_id", practitioner_ids, wide)
-    rooms = await room_picker(session, location_id, need, window)
     found: list[Candidate] = []
     for practitioner_id in practitioner_ids:
         working = await working_intervals(
             session, practitioner_id, location_id, start_date, end_date
         )
-        # Starts lie in the window; the visit may run past its end.
-        starts = _starts(working, window, need, grid, zone, busy[practitioner_id], rooms)
-        for start, room_id in starts:
-            found.append(Candidate(start, practitioner_id, room_id))
-            if first_only:
-                break
+        found.extend(
+            Candidate(start, practitioner_id, None)
+            for start in _starts(working, window, need, grid, zone, busy[practitioner_id])
+        )
     found.sort(key=lambda c: (c.starts_at, str(c.practitioner_id)))
+    if need.room_kind is not None:
+        found = await _with_rooms(session, location_id, need, found, first_only)
     return found[:1] if first_only else found
+
+
+async def _with_rooms(
+    session: AsyncSession,
+    location_id: uuid.UUID,
+    need: Need,
+    found: list[Candidate],
+    first_only: bool,
+) -> list[Candidate]:
+    """Keep the candidates for which a room of the kind is free; name it."""
+    assert need.room_kind is not None
+    # The first answer usually comes early: ask about a small batch first.
+    batch = 16 if first_only else max(len(found), 1)
+    kept: list[Candidate] = []
+    for at in range(0, len(found), batch):
+        part = found[at : at + batch]
+        starts = sorted({c.starts_at for c in part})
+        rooms = await free_rooms(
+            session, location_id, need.room_kind, [need.held(start) for start in starts]
+        )
+        room_at = dict(zip(starts, rooms, strict=True))
+        kept.extend(
+            Candidate(c.starts_at, c.practitioner_id, room_at[c.starts_at])
+            for c in part
+            if room_at[c.starts_at] is not None
+        )
+        if first_only and kept:
+            break
+    return kept
 
 
 def _starts(
@@ -204,18 +245,13 @@ def _starts(
     grid: timedelta,
     zone: ZoneInfo,
     busy: Busy,
-    rooms: RoomPicker | None,
-) -> Iterator[tuple[datetime, uuid.UUID | None]]:
+) -> Iterator[datetime]:
     for block in clip(working, (window[0], window[1] + need.duration)):
         for start in grid_starts(block, grid, zone):
             if start >= window[1] or need.visit(start)[1] > block[1]:
                 break
-            held = need.held(start)
-            if not busy.is_free(held):
-                continue
-            room_id = rooms.pick(held) if rooms else None
-            if rooms is None or room_id is not None:
-                yield start, room_id
+            if busy.is_free(need.held(start)):
+                yield start
 
 
 MAX_WINDOW = timedelta(days=31)

@@ -19,12 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.appointments.availability import Need, room_picker
+from services.appointments.availability import Need, free_rooms
 from services.appointments.models import FREED, Appointment, StatusChange
 from services.clinic.service import (
     AppointmentType,
     Location,
     Practitioner,
+    booking_setup,
     get_appointment_type,
     get_location,
     get_practitioner,
@@ -39,6 +40,7 @@ from services.patients import service as patients
 
 # A walk-in is booked a few minutes after it began; anything earlier is a typing mistake.
 PAST_GRACE = timedelta(minutes=15)
+ROOM_ATTEMPTS = 3
 
 _OWNER = {
     "ex_appointments_practitioner": ("practitioner_id", "held", "The practitioner"),
@@ -133,9 +135,13 @@ async def parties(
 ) -> Parties:
     """Unknown ids answer 404 before any rule is checked (inactive, archived, elsewhere)."""
     patient = await patients.get_patient(session, patient_id, actor=actor, client=client, action="")
-    practitioner = await bookable_practitioner(session, practitioner_id)
-    kind = await bookable_type(session, type_id)
-    location = await location_for(session, practitioner, location_id)
+    found = await booking_setup(session, practitioner_id, type_id, location_id)
+    if len(found) == 1 and found[0][0].is_active and found[0][1].is_active:
+        practitioner, kind, location = found[0]
+    else:  # look at each part, for the precise 404, 409 or 422
+        practitioner = await bookable_practitioner(session, practitioner_id)
+        kind = await bookable_type(session, type_id)
+        location = await location_for(session, practitioner, location_id)
     if patient.status != "active":
         raise Conflict("This patient is archived; restore the record before booking.")
     return Parties(patient.id, practitioner, kind, location)
@@ -178,20 +184,18 @@ async def _check_room(session: AsyncSession, place: Place) -> None:
         )
 
 
-async def _free_rooms(session: AsyncSession, place: Place) -> list[uuid.UUID | None]:
-    """Rooms to try, in order: the one asked for, or each free room of the needed kind."""
+async def _room_for(session: AsyncSession, place: Place) -> uuid.UUID | None:
+    """The room asked for, or the first free room of the needed kind (409 if none)."""
     if place.room_id is not None or place.kind.room_kind is None:
-        return [place.room_id]
+        return place.room_id
     held = place.need.held(place.starts_at)
-    picker = await room_picker(session, place.location.id, place.need, held)
-    assert picker is not None
-    free = [r for r in picker.room_ids if picker.busy[r].is_free(held)]
-    if not free:
+    (room_id,) = await free_rooms(session, place.location.id, place.kind.room_kind, [held])
+    if room_id is None:
         raise Conflict(
             f"No {place.kind.room_kind} room is free at"
             f" {local_span(*place.need.visit(place.starts_at), place.zone)}."
         )
-    return list(free)
+    return room_id
 
 
 async def clash(session: AsyncSession, row: dict[str, Any], zone: ZoneInfo) -> Conflict:
@@ -252,11 +256,13 @@ async def place(
     """
     await _check_time(session, spot, now)
     await _check_room(session, spot)
-    rooms = await _free_rooms(session, spot)
     start, end = spot.need.visit(spot.starts_at)
     held_from, held_until = spot.need.held(spot.starts_at)
     refused: Conflict | None = None
-    for room_id in rooms:
+    # A room chosen for the caller may be taken a moment later by another request: look
+    # again (a few times; each look sees the rooms taken since).
+    for _ in range(ROOM_ATTEMPTS):
+        room_id = await _room_for(session, spot)
         values: dict[str, Any] = {
             "id": appointment_id or uuid.uuid4(),
             "patient_id": spot.patient_id,

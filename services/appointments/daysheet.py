@@ -1,7 +1,8 @@
 """The day sheet: one location's day, per practitioner, in local time.
 
 Three queries whatever the day holds (the location, its practitioners, the appointments
-joined with patient, type and room), plus one batched insert of audit rows.
+joined with patient, type and room, only the columns shown), plus one multi-row insert of
+audit rows.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ import uuid
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.appointments.models import Appointment
 from services.appointments.schemas import DaySheet, SheetColumn, SheetEntry, Status
-from services.appointments.service import record
+from services.appointments.service import RESOURCE
 from services.clinic.service import (
     AppointmentType,
     Practitioner,
@@ -25,16 +26,12 @@ from services.clinic.service import (
     local_instant,
     practitioners_at,
 )
+from services.core import audit
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.patients.models import Patient
 
 _EARLIER = aliased(Appointment)
-
-
-def _display_name(patient: Patient) -> str:
-    given = patient.preferred_name or patient.given_name
-    return f"{given} {patient.family_name}"
 
 
 async def day_sheet(
@@ -57,25 +54,28 @@ async def day_sheet(
     )
     rows = await session.execute(
         select(
-            Appointment,
-            Patient,
+            Appointment.id,
+            Appointment.practitioner_id,
+            Appointment.starts_at,
+            Appointment.ends_at,
+            Appointment.status,
+            Appointment.patient_id,
+            func.coalesce(Patient.preferred_name, Patient.given_name) + " " + Patient.family_name,
             AppointmentType.name,
             AppointmentType.colour,
             Room.name,
             Practitioner.display_name,
-            or_(AppointmentType.is_new_patient, ~seen_before).label("new_patient"),
+            or_(AppointmentType.is_new_patient, ~seen_before),
         )
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
         .join(Practitioner, Practitioner.id == Appointment.practitioner_id)
         .outerjoin(Room, Room.id == Appointment.room_id)
         .where(
-            and_(
-                Appointment.location_id == location.id,
-                Appointment.starts_at >= start,
-                Appointment.starts_at < end,
-                Appointment.status != Status.rescheduled,
-            )
+            Appointment.location_id == location.id,
+            Appointment.starts_at >= start,
+            Appointment.starts_at < end,
+            Appointment.status != Status.rescheduled,
         )
         .order_by(Appointment.starts_at, Appointment.id)
     )
@@ -83,33 +83,50 @@ async def day_sheet(
         p.id: SheetColumn(practitioner_id=p.id, practitioner=p.display_name, appointments=[])
         for p in await practitioners_at(session, location.id)
     }
-    shown: list[Appointment] = []
-    for appointment, patient, type_name, colour, room, practitioner, new_patient in rows:
+    shown: list[tuple[uuid.UUID, uuid.UUID]] = []
+    for (
+        appointment_id,
+        practitioner_id,
+        starts_at,
+        ends_at,
+        status,
+        patient_id,
+        patient_name,
+        type_name,
+        colour,
+        room,
+        practitioner,
+        new_patient,
+    ) in rows:
         column = columns.setdefault(
-            appointment.practitioner_id,
+            practitioner_id,
             SheetColumn(
-                practitioner_id=appointment.practitioner_id,
-                practitioner=practitioner,
-                appointments=[],
+                practitioner_id=practitioner_id, practitioner=practitioner, appointments=[]
             ),
         )
         column.appointments.append(
             SheetEntry(
-                appointment_id=appointment.id,
-                starts_at=appointment.starts_at.astimezone(zone),
-                ends_at=appointment.ends_at.astimezone(zone),
-                status=Status(appointment.status),
-                patient_id=patient.id,
-                patient_name=_display_name(patient),
+                appointment_id=appointment_id,
+                starts_at=starts_at.astimezone(zone),
+                ends_at=ends_at.astimezone(zone),
+                status=Status(status),
+                patient_id=patient_id,
+                patient_name=patient_name,
                 appointment_type=type_name,
                 colour=colour,
                 room=room,
                 new_patient=bool(new_patient),
             )
         )
-        shown.append(appointment)
-    for appointment in shown:
-        await record(session, actor, client, "day_sheet", appointment)
+        shown.append((appointment_id, patient_id))
+    await audit.record_many_for_patient(
+        session,
+        actor_id=actor.user_id,
+        action="day_sheet",
+        resource_type=RESOURCE,
+        rows=shown,
+        client=client,
+    )
     return DaySheet(
         date=day,
         location_id=location.id,

@@ -210,8 +210,14 @@ async def list_appointments(
         if appointment.location_id not in zones:
             zones[appointment.location_id] = await zone_of(session, appointment)
         found.append(to_out(appointment, zones[appointment.location_id]))
-    for appointment in rows[: page.limit]:
-        await record(session, actor, client, "list", appointment)
+    await audit.record_many_for_patient(
+        session,
+        actor_id=actor.user_id,
+        action="list",
+        resource_type=RESOURCE,
+        rows=[(a.id, a.patient_id) for a in rows[: page.limit]],
+        client=client,
+    )
     return found
 
 

@@ -1,4 +1,4 @@
-"""Small reads scheduling needs: which rooms and practitioners a location has."""
+"""Small reads scheduling needs: a room, and which practitioners work where."""
 
 from __future__ import annotations
 
@@ -8,19 +8,13 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.clinic.models import Practitioner, PractitionerLocation, Room
-
-
-async def rooms_of_kind(
-    session: AsyncSession, location_id: uuid.UUID, kind: str
-) -> list[uuid.UUID]:
-    """Active rooms of ``kind`` at the location, in name order (the order rooms are chosen)."""
-    rows = await session.scalars(
-        select(Room.id)
-        .where(Room.location_id == location_id, Room.kind == kind, Room.is_active.is_(True))
-        .order_by(Room.name, Room.id)
-    )
-    return list(rows)
+from services.clinic.models import (
+    AppointmentType,
+    Location,
+    Practitioner,
+    PractitionerLocation,
+    Room,
+)
 
 
 async def get_room(session: AsyncSession, room_id: uuid.UUID) -> Room | None:
@@ -46,3 +40,27 @@ async def works_at(session: AsyncSession, practitioner_id: uuid.UUID) -> list[uu
         .order_by(PractitionerLocation.location_id)
     )
     return list(rows)
+
+
+async def booking_setup(
+    session: AsyncSession,
+    practitioner_id: uuid.UUID,
+    type_id: uuid.UUID,
+    location_id: uuid.UUID | None,
+) -> Sequence[tuple[Practitioner, AppointmentType, Location]]:
+    """The practitioner, the type and each location (or the one named) where the
+    practitioner works, in one query: the booking path's common case. No rows: one of them
+    is unknown, or the practitioner does not work there; the caller looks closer."""
+    query = (
+        select(Practitioner, AppointmentType, Location)
+        .select_from(Practitioner)
+        .join(AppointmentType, AppointmentType.id == type_id)  # a lookup by key, not a relation
+        .join(PractitionerLocation, PractitionerLocation.practitioner_id == Practitioner.id)
+        .join(Location, Location.id == PractitionerLocation.location_id)
+        .where(Practitioner.id == practitioner_id)
+        .order_by(Location.id)
+    )
+    if location_id is not None:
+        query = query.where(Location.id == location_id)
+    rows = await session.execute(query)
+    return [(p, t, loc) for p, t, loc in rows]

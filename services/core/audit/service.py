@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.audit.models import AuditEvent
@@ -64,6 +64,36 @@ async def record_for_patient(
         resource_id=resource_id,
         client=client,
         detail={"patient_id": str(patient_id), **(detail or {})},
+    )
+
+
+async def record_many_for_patient(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID | None,
+    action: str,
+    resource_type: str,
+    rows: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    client: ClientInfo | None,
+) -> None:
+    """``record_for_patient`` for many ``(resource_id, patient_id)`` at once (a list or a day
+    sheet): one multi-row INSERT instead of one ORM object per row."""
+    if not rows:
+        return
+    await session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "actor_id": actor_id,
+                "action": action,
+                "resource_type": resource_type,
+                "resource_id": str(resource_id),
+                "client_addr": client.address if client else None,
+                "request_id": client.request_id if client else None,
+                "detail": {"patient_id": str(patient_id)},
+            }
+            for resource_id, patient_id in rows
+        ],
     )
 
 
