@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import FREED, Appointment
@@ -34,6 +34,7 @@ from services.clinic.service import (
     get_practitioner,
     merge,
     practitioners_at,
+    rooms_of_kind,
     working_intervals,
     works_at,
 )
@@ -137,43 +138,35 @@ class Candidate:
     room_id: uuid.UUID | None
 
 
-# For each held interval, the first active room of the kind (name order) that no appointment
-# holding time overlaps. One statement for any number of intervals; each probe is a lookup
-# in the GiST index of the room exclusion constraint, so the cost follows the candidates
-# asked about, not how many appointments the rooms have.
-_FREE_ROOMS = text(
-    """
-    SELECT (
-        SELECT r.id FROM rooms r
-        WHERE r.location_id = :location AND r.kind = :kind AND r.is_active
-          AND NOT EXISTS (
-              SELECT 1 FROM appointments a
-              WHERE a.room_id = r.id AND a.held && tstzrange(c.held_from, c.held_until, '[)')
-                AND a.status NOT IN ('cancelled', 'no_show', 'rescheduled'))
-        ORDER BY r.name, r.id LIMIT 1)
-    FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
-        WITH ORDINALITY AS c(held_from, held_until, n)
-    ORDER BY c.n
-    """
-)
-
-
 async def free_rooms(
     session: AsyncSession, location_id: uuid.UUID, kind: str, helds: Sequence[Interval]
 ) -> list[uuid.UUID | None]:
-    """A free room of ``kind`` for each held interval (None where every one is taken)."""
+    """For each held interval, the first room of ``kind`` (name order) free all through it;
+    None where every one is taken.
+
+    Rooms are read in growing batches (1, 2, 4, … rooms), each batch's busy time over the
+    span of the intervals by the ``(room_id, starts_at)`` index, and only for the intervals
+    no earlier room could take. Usually the first room or two answer everything, so the
+    cost follows the rooms needed, not how many rooms and appointments there are.
+    """
+    found: list[uuid.UUID | None] = [None] * len(helds)
     if not helds:
-        return []
-    rows = await session.execute(
-        _FREE_ROOMS,
-        {
-            "location": location_id,
-            "kind": kind,
-            "starts": [h[0] for h in helds],
-            "ends": [h[1] for h in helds],
-        },
-    )
-    return [room_id for (room_id,) in rows]
+        return found
+    room_ids = await rooms_of_kind(session, location_id, kind)
+    span = (min(h[0] for h in helds), max(h[1] for h in helds))
+    pending = list(range(len(helds)))
+    done, size = 0, 1
+    while pending and done < len(room_ids):
+        batch = room_ids[done : done + size]
+        done, size = done + size, size * 2
+        busy = await busy_times(session, "room_id", batch, span)
+        still: list[int] = []
+        for n in pending:
+            found[n] = next((r for r in batch if busy[r].is_free(helds[n])), None)
+            if found[n] is None:
+                still.append(n)
+        pending = still
+    return found
 
 
 async def find_slots(

@@ -1,4 +1,4 @@
-"""Small reads scheduling needs: a room, and which practitioners work where."""
+"""Small reads scheduling needs: rooms, and which practitioners work where."""
 
 from __future__ import annotations
 
@@ -15,6 +15,18 @@ from services.clinic.models import (
     PractitionerLocation,
     Room,
 )
+
+
+async def rooms_of_kind(
+    session: AsyncSession, location_id: uuid.UUID, kind: str
+) -> list[uuid.UUID]:
+    """Active rooms of ``kind`` at the location, in name order (the order rooms are chosen)."""
+    rows = await session.scalars(
+        select(Room.id)
+        .where(Room.location_id == location_id, Room.kind == kind, Room.is_active.is_(True))
+        .order_by(Room.name, Room.id)
+    )
+    return list(rows)
 
 
 async def get_room(session: AsyncSession, room_id: uuid.UUID) -> Room | None:

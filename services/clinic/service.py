@@ -10,7 +10,13 @@ from services.clinic.appointment_types import get_appointment_type
 from services.clinic.hours import working_intervals
 from services.clinic.intervals import Interval, clip, local_instant, merge
 from services.clinic.locations import default_location, get_location
-from services.clinic.lookup import booking_setup, get_room, practitioners_at, works_at
+from services.clinic.lookup import (
+    booking_setup,
+    get_room,
+    practitioners_at,
+    rooms_of_kind,
+    works_at,
+)
 from services.clinic.messages import EffectiveMessageSettings, effective_message_settings
 from services.clinic.models import AppointmentType, Location, Practitioner, Room
 from services.clinic.practitioners import get_practitioner
@@ -33,6 +39,7 @@ __all__ = [
     "local_instant",
     "merge",
     "practitioners_at",
+    "rooms_of_kind",
     "working_intervals",
     "works_at",
 ]
