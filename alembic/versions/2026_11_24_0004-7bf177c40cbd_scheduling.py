@@ -294,9 +294,14 @@ def upgrade() -> None:
         "appointments",
         ["practitioner_id", "starts_at"],
         unique=False,
+        postgresql_include=["held_from", "held_until", "status"],
     )
     op.create_index(
-        "ix_appointments_room_starts", "appointments", ["room_id", "starts_at"], unique=False
+        "ix_appointments_room_starts",
+        "appointments",
+        ["room_id", "starts_at"],
+        unique=False,
+        postgresql_include=["held_from", "held_until", "status"],
     )
     op.create_index("ix_appointments_series", "appointments", ["series_id"], unique=False)
     op.create_table(

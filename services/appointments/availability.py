@@ -27,6 +27,7 @@ from services.clinic.service import (
     AppointmentType,
     Interval,
     Location,
+    booking_setup,
     clip,
     default_location,
     get_appointment_type,
@@ -46,6 +47,8 @@ from services.core.settings import Settings
 # appointment that touches a window starts within a day of it: the bound that lets an
 # overlap query use the (owner, starts_at) b-tree index.
 REACH = timedelta(days=1)
+# Rooms whose busy time is read in the first batch (then twice as many each time).
+FIRST_ROOMS = 1
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ async def free_rooms(
     room_ids = await rooms_of_kind(session, location_id, kind)
     span = (min(h[0] for h in helds), max(h[1] for h in helds))
     pending = list(range(len(helds)))
-    done, size = 0, 1
+    done, size = 0, FIRST_ROOMS
     while pending and done < len(room_ids):
         batch = room_ids[done : done + size]
         done, size = done + size, size * 2
@@ -297,8 +300,17 @@ async def available(
     first: bool,
     grid_minutes: int,
 ) -> Availability:
-    kind = await get_appointment_type(session, appointment_type_id)
-    location, practitioner_ids = await _where(session, practitioner_id, location_id)
+    setup = (
+        await booking_setup(session, practitioner_id, appointment_type_id, location_id)
+        if practitioner_id is not None
+        else []
+    )
+    if len(setup) == 1:  # the common case, one query: practitioner, type, location
+        practitioner, kind, location = setup[0]
+        practitioner_ids = [practitioner.id] if practitioner.is_active else []
+    else:  # look at each part, for the precise 404 or 422
+        kind = await get_appointment_type(session, appointment_type_id)
+        location, practitioner_ids = await _where(session, practitioner_id, location_id)
     if window[1] <= window[0]:
         raise _query_error("to", "to must be after from.")
     if window[1] - window[0] > MAX_WINDOW:
