@@ -97,8 +97,6 @@ async def busy_times(
     column: str,
     owner_ids: Sequence[uuid.UUID],
     window: Interval,
-    *,
-    excluding: uuid.UUID | None = None,
 ) -> dict[uuid.UUID, Busy]:
     """Time held by appointments of each practitioner (or room) that overlap ``window``."""
     owner = getattr(Appointment, column)
@@ -110,8 +108,6 @@ async def busy_times(
         Appointment.held_from < window[1],
         Appointment.status.not_in(FREED),
     )
-    if excluding is not None:
-        query = query.where(Appointment.id != excluding)
     found: dict[uuid.UUID, list[Interval]] = defaultdict(list)
     for owner_id, start, end in await session.execute(query):
         found[owner_id].append((start.astimezone(UTC), end.astimezone(UTC)))
