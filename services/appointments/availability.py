@@ -16,9 +16,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import FREED, Appointment
@@ -92,6 +93,20 @@ class Busy:
         return nxt >= len(self.intervals) or self.intervals[nxt][0] >= end
 
 
+@lru_cache(maxsize=2)
+def _busy_query(column: str) -> Select[uuid.UUID, datetime, datetime]:
+    # Built once: constructing a statement costs more Python than running a cached one.
+    owner = getattr(Appointment, column)
+    return select(owner, Appointment.held_from, Appointment.held_until).where(
+        owner.in_(bindparam("owners", expanding=True)),
+        Appointment.starts_at > bindparam("starts_after"),
+        Appointment.starts_at < bindparam("starts_before"),
+        Appointment.held_until > bindparam("window_start"),
+        Appointment.held_from < bindparam("window_end"),
+        Appointment.status.not_in(FREED),
+    )
+
+
 async def busy_times(
     session: AsyncSession,
     column: str,
@@ -99,18 +114,19 @@ async def busy_times(
     window: Interval,
 ) -> dict[uuid.UUID, Busy]:
     """Time held by appointments of each practitioner (or room) that overlap ``window``."""
-    owner = getattr(Appointment, column)
-    query = select(owner, Appointment.held_from, Appointment.held_until).where(
-        owner.in_(owner_ids),
-        Appointment.starts_at > window[0] - REACH,
-        Appointment.starts_at < window[1] + REACH,
-        Appointment.held_until > window[0],
-        Appointment.held_from < window[1],
-        Appointment.status.not_in(FREED),
+    rows = await session.execute(
+        _busy_query(column),
+        {
+            "owners": list(owner_ids),
+            "starts_after": window[0] - REACH,
+            "starts_before": window[1] + REACH,
+            "window_start": window[0],
+            "window_end": window[1],
+        },
     )
     found: dict[uuid.UUID, list[Interval]] = defaultdict(list)
-    for owner_id, start, end in await session.execute(query):
-        found[owner_id].append((start.astimezone(UTC), end.astimezone(UTC)))
+    for owner_id, start, end in rows:
+        found[owner_id].append((start, end))  # aware instants compare correctly in any zone
     return {owner_id: Busy(found.get(owner_id, [])) for owner_id in owner_ids}
 
 
