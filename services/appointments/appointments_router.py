@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
@@ -108,53 +109,35 @@ async def get_appointment(
     return await service.detail(session, appointment)
 
 
-async def _advance(
-    transition: lifecycle.Transition,
-    appointment_id: uuid.UUID,
-    staff: Principal,
-    session: SessionDep,
-    client: ClientDep,
-) -> AppointmentOut:
-    appointment = await lifecycle.advance(
-        session, appointment_id, transition, actor=staff, client=client
+def _step(transition: lifecycle.Transition) -> Callable[..., Awaitable[AppointmentOut]]:
+    async def step(
+        appointment_id: uuid.UUID, staff: Staff, session: SessionDep, client: ClientDep
+    ) -> AppointmentOut:
+        appointment = await lifecycle.advance(
+            session, appointment_id, transition, actor=staff, client=client
+        )
+        return await service.out(session, appointment)
+
+    return step
+
+
+# One endpoint per lifecycle step, each a plain POST with no body.
+for _path, _transition, _summary in (
+    ("confirm", lifecycle.CONFIRM, "Confirm (the patient said they will come)"),
+    ("check-in", lifecycle.CHECK_IN, "Check the patient in"),
+    ("start", lifecycle.START, "Start the visit"),
+    ("complete", lifecycle.COMPLETE, "Complete the visit"),
+    ("no-show", lifecycle.NO_SHOW, "Mark a no-show (only after the start time; frees the time)"),
+):
+    router.add_api_route(
+        f"/{{appointment_id}}/{_path}",
+        _step(_transition),
+        methods=["POST"],
+        response_model=AppointmentOut,
+        responses=_TRANSITION,
+        summary=_summary,
+        name=_transition.action,
     )
-    return await service.out(session, appointment)
-
-
-@router.post("/{appointment_id}/confirm", response_model=AppointmentOut, responses=_TRANSITION)
-async def confirm(
-    appointment_id: uuid.UUID, staff: Staff, session: SessionDep, client: ClientDep
-) -> AppointmentOut:
-    return await _advance(lifecycle.CONFIRM, appointment_id, staff, session, client)
-
-
-@router.post("/{appointment_id}/check-in", response_model=AppointmentOut, responses=_TRANSITION)
-async def check_in(
-    appointment_id: uuid.UUID, staff: Staff, session: SessionDep, client: ClientDep
-) -> AppointmentOut:
-    return await _advance(lifecycle.CHECK_IN, appointment_id, staff, session, client)
-
-
-@router.post("/{appointment_id}/start", response_model=AppointmentOut, responses=_TRANSITION)
-async def start(
-    appointment_id: uuid.UUID, staff: Staff, session: SessionDep, client: ClientDep
-) -> AppointmentOut:
-    return await _advance(lifecycle.START, appointment_id, staff, session, client)
-
-
-@router.post("/{appointment_id}/complete", response_model=AppointmentOut, responses=_TRANSITION)
-async def complete(
-    appointment_id: uuid.UUID, staff: Staff, session: SessionDep, client: ClientDep
-) -> AppointmentOut:
-    return await _advance(lifecycle.COMPLETE, appointment_id, staff, session, client)
-
-
-@router.post("/{appointment_id}/no-show", response_model=AppointmentOut, responses=_TRANSITION)
-async def no_show(
-    appointment_id: uuid.UUID, staff: Staff, session: SessionDep, client: ClientDep
-) -> AppointmentOut:
-    """Only after the start time; frees the time."""
-    return await _advance(lifecycle.NO_SHOW, appointment_id, staff, session, client)
 
 
 @router.post("/{appointment_id}/cancel", response_model=AppointmentOut, responses=_TRANSITION)
