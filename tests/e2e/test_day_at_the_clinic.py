@@ -9,7 +9,7 @@ Visit notes (step 4's chart), reminders (3) and check-ins (6, 7) join as their i
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.auth.models import User
 from services.core.bootstrap import seed_demo
-from tests.appointments.conftest import at
+from tests.appointments.conftest import at, next_monday
 from tests.factories import Factory, Staff
 
 
@@ -32,11 +32,6 @@ async def _ids(client: httpx.AsyncClient, staff: Staff, path: str, key: str) -> 
     response = await client.get(path, headers=staff.headers)
     assert response.status_code == 200, response.text
     return {item[key]: item["id"] for item in response.json()["items"]}
-
-
-def _monday_in(weeks: int) -> date:
-    today = date.today()
-    return today + timedelta(days=7 * weeks - today.weekday())
 
 
 async def test_a_day_at_the_clinic(
@@ -73,7 +68,7 @@ async def test_a_day_at_the_clinic(
 
     # 2. The first free new-patient exam with either doctor that week; Sam books Wednesday
     # 10:00 with Dr. Reyes and clicks twice: one appointment.
-    monday = _monday_in(2)
+    monday = next_monday(2)
     wednesday = monday + timedelta(days=2)
     first = await client.get(
         "/api/v1/availability",
@@ -150,7 +145,7 @@ async def test_a_day_at_the_clinic(
 
     # 5. The care plan: Mon/Wed/Fri 9:00 for 4 weeks; two dates clash with Dr. Reyes' time
     # off. The series books what fits and offers the nearest free time on those days.
-    plan_start = _monday_in(3)
+    plan_start = next_monday(3)
     for off in (plan_start + timedelta(days=2), plan_start + timedelta(days=11)):
         response = await client.post(
             f"/api/v1/practitioners/{doctors['Dr. Ana Reyes']}/exceptions",
