@@ -22,6 +22,7 @@ from services.core.logging import configure_logging
 from services.core.middleware import RequestContextMiddleware
 from services.core.openapi import install_openapi
 from services.core.settings import Settings, SettingsError, get_settings
+from services.notes.router import router as notes_router
 from services.patients.router import router as patients_router
 
 ROUTERS = (
@@ -32,6 +33,7 @@ ROUTERS = (
     clinic_router,
     patients_router,
     appointments_router,
+    notes_router,
 )
 
 

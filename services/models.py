@@ -21,6 +21,7 @@ from services.clinic.models import (
 from services.core.audit.models import AuditEvent
 from services.core.auth.models import AuthSession, LoginFailure, User
 from services.core.database import Base
+from services.notes.models import NoteAddendum, NoteRevision, Observation, VisitNote
 from services.patients.models import Patient, PatientConsent
 
 metadata = Base.metadata
@@ -36,6 +37,9 @@ __all__ = [
     "Location",
     "LoginFailure",
     "MessageSettings",
+    "NoteAddendum",
+    "NoteRevision",
+    "Observation",
     "Patient",
     "PatientConsent",
     "Practitioner",
@@ -44,6 +48,7 @@ __all__ = [
     "ScheduleException",
     "StatusChange",
     "User",
+    "VisitNote",
     "WaitlistEntry",
     "WorkingHours",
     "metadata",

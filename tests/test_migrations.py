@@ -40,6 +40,11 @@ EXPECTED_TABLES = {
     "idempotency_keys",
     "calendar_feeds",
     "waitlist_entries",
+    # visit notes
+    "visit_notes",
+    "note_revisions",
+    "note_addenda",
+    "observations",
 }
 
 

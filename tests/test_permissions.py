@@ -24,6 +24,7 @@ ADMIN = frozenset({Role.admin})
 # Role level only: which chiropractor (the practitioner themself) is checked per object,
 # after the 404 for an unknown id (tests/appointments/test_feeds.py covers the 403).
 FEED_OWNER_OR_ADMIN = frozenset({Role.chiropractor, Role.admin})
+CHIROPRACTOR = frozenset({Role.chiropractor})
 
 MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/healthz"): PUBLIC,
@@ -96,6 +97,16 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/v1/waitlist"): ANY_STAFF,
     ("GET", "/api/v1/waitlist"): ANY_STAFF,
     ("DELETE", "/api/v1/waitlist/{entry_id}"): ANY_STAFF,
+    # visit notes: clinical content for chiropractors only; every staff role sees that a
+    # note exists and its status (DESIGN.md roles)
+    ("GET", "/api/v1/notes"): ANY_STAFF,
+    ("POST", "/api/v1/notes"): CHIROPRACTOR,
+    ("GET", "/api/v1/notes/{note_id}"): CHIROPRACTOR,
+    ("PATCH", "/api/v1/notes/{note_id}"): CHIROPRACTOR,
+    ("DELETE", "/api/v1/notes/{note_id}"): CHIROPRACTOR,
+    ("POST", "/api/v1/notes/{note_id}/sign"): CHIROPRACTOR,
+    ("POST", "/api/v1/notes/{note_id}/addenda"): CHIROPRACTOR,
+    ("GET", "/api/v1/notes/{note_id}/revisions"): CHIROPRACTOR,
 }
 
 IDENTITIES: list[Role | None] = [None, *Role]

@@ -73,6 +73,12 @@ schemathesis.openapi.format(
 )
 
 
+# "format: icd-10-cm" (services/notes/content.py): complete codes from the shipped list.
+schemathesis.openapi.format(
+    "icd-10-cm", st.sampled_from(["G43.909", "M79.7", "M54.2", "G44.209", "m797", "R51.9"])
+)
+
+
 # "format: birth-date" (services/patients/schemas.py): 1900-01-01 up to today.
 schemathesis.openapi.format(
     "birth-date",

@@ -1,0 +1,212 @@
+"""Visit notes: draft → save (revisions) → sign (final, even to SQL) → addenda; access."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.core.audit.models import AuditEvent
+from services.core.auth.roles import Role
+from services.notes.models import Observation
+from tests.appointments.conftest import APPOINTMENTS, Clinic, at, booked
+from tests.factories import Factory
+
+NOTES = "/api/v1/notes"
+
+COMPLETE: dict[str, Any] = {
+    "subjective": {
+        "chief_complaint": "Migraines three times a week",
+        "pain_nrs": 7,
+        "headache_days": 12,
+        "sleep_quality": 5,
+    },
+    "objective": {
+        "leg_check_pre": {"difference_in": 0.75, "short_side": "right"},
+        "leg_check_post": {"difference_in": 0},
+        "xrays": [
+            {
+                "film": "nasium",
+                "phase": "pre",
+                "atlas_laterality": {"degrees": 2.5, "side": "right"},
+                "atlas_rotation": {"degrees": 1.75, "anterior_side": "right"},
+            }
+        ],
+    },
+    "assessment": {"diagnoses": [{"code": "G43.909"}, {"code": "m797"}]},
+    "plan": {"correction_given": True, "correction_side": "right"},
+}
+
+
+async def _visit(client: httpx.AsyncClient, clinic: Clinic, hhmm: str = "09:00") -> str:
+    appointment = await booked(client, clinic.desk, clinic.body(at(clinic.monday, hhmm)))
+    return str(appointment["id"])
+
+
+async def _draft(client: httpx.AsyncClient, clinic: Clinic, **body: Any) -> httpx.Response:
+    appointment_id = await _visit(client, clinic)
+    return await client.post(
+        NOTES, json={"appointment_id": appointment_id, **body}, headers=clinic.chiro.headers
+    )
+
+
+async def test_draft_save_sign_addendum(
+    client: httpx.AsyncClient, clinic: Clinic, factory: Factory, session: AsyncSession
+) -> None:
+    created = await _draft(client, clinic)
+    assert created.status_code == 201, created.text
+    note = created.json()
+    path = f"{NOTES}/{note['id']}"
+    assert note["status"] == "draft"
+    unconditional = await client.patch(path, json=COMPLETE, headers=clinic.chiro.headers)
+    assert unconditional.status_code == 428
+    partial = {"subjective": {"chief_complaint": "Migraines"}}
+    saved = await client.patch(
+        path, json=partial, headers={**clinic.chiro.headers, "If-Match": created.headers["ETag"]}
+    )
+    assert saved.status_code == 200, saved.text
+    early = await client.post(f"{path}/sign", headers=clinic.chiro.headers)
+    assert early.status_code == 422
+    assert "pain score" in early.json()["detail"]
+    assert ["content", "assessment", "diagnoses"] in [e["loc"] for e in early.json()["errors"]]
+    saved = await client.patch(
+        path, json=COMPLETE, headers={**clinic.chiro.headers, "If-Match": saved.headers["ETag"]}
+    )
+    assert saved.json()["content"]["assessment"]["diagnoses"] == [
+        {"code": "G43.909"},
+        {"code": "M79.7"},
+    ]
+    revisions = await client.get(f"{path}/revisions", headers=clinic.chiro.headers)
+    assert [r["version"] for r in revisions.json()] == [1, 2, 3]
+    signed = await client.post(f"{path}/sign", headers=clinic.chiro.headers)
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["status"] == "signed" and len(signed.json()["content_hash"]) == 64
+    again = await client.patch(
+        path, json=partial, headers={**clinic.chiro.headers, "If-Match": signed.headers["ETag"]}
+    )
+    assert again.status_code == 409
+    assert "addendum" in again.json()["detail"]
+    colleague = await factory.staff(Role.chiropractor)
+    addendum = await client.post(
+        f"{path}/addenda",
+        json={"text": "Called the patient: no dizziness."},
+        headers=colleague.headers,
+    )
+    assert addendum.status_code == 201
+    assert [a["text"] for a in addendum.json()["addenda"]] == ["Called the patient: no dizziness."]
+    codes = dict((await session.execute(select(Observation.code, Observation.value))).all())
+    assert codes["pain_nrs"] == 7 and codes["leg_check_pre"] == 0.75
+    assert codes["leg_check_post"] == 0 and "migraine_attacks" not in codes
+
+
+async def test_a_signed_note_is_final_even_to_sql(
+    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
+) -> None:
+    note = (await _draft(client, clinic, content=COMPLETE)).json()
+    assert (
+        await client.post(f"{NOTES}/{note['id']}/sign", headers=clinic.chiro.headers)
+    ).status_code == 200
+    for statement in (
+        "UPDATE visit_notes SET content = '{}'::jsonb WHERE id = :id",
+        "UPDATE visit_notes SET status = 'draft', signed_at = NULL, content_hash = NULL"
+        " WHERE id = :id",
+        "DELETE FROM visit_notes WHERE id = :id",
+    ):
+        with pytest.raises(DBAPIError, match="is signed"):
+            async with session.begin_nested():
+                await session.execute(text(statement), {"id": note["id"]})
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with session.begin_nested():
+            await session.execute(
+                text("DELETE FROM note_revisions WHERE note_id = :id"), {"id": note["id"]}
+            )
+
+
+async def test_only_the_author_signs_and_front_desk_sees_status_only(
+    client: httpx.AsyncClient, clinic: Clinic, factory: Factory
+) -> None:
+    note = (await _draft(client, clinic, content=COMPLETE)).json()
+    colleague = await factory.staff(Role.chiropractor)
+    refused = await client.post(f"{NOTES}/{note['id']}/sign", headers=colleague.headers)
+    assert refused.status_code == 403
+    for staff in (clinic.desk, clinic.admin):
+        content = await client.get(f"{NOTES}/{note['id']}", headers=staff.headers)
+        assert content.status_code == 403
+        listed = await client.get(
+            NOTES, params={"appointment_id": note["appointment_id"]}, headers=staff.headers
+        )
+        assert listed.status_code == 200
+        (summary,) = listed.json()["items"]
+        assert summary["status"] == "draft" and "content" not in summary
+
+
+async def test_reads_are_audited(
+    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
+) -> None:
+    note = (await _draft(client, clinic)).json()
+    await client.get(f"{NOTES}/{note['id']}", headers=clinic.chiro.headers)
+    actions = (
+        await session.scalars(select(AuditEvent.action).where(AuditEvent.resource_id == note["id"]))
+    ).all()
+    assert sorted(actions) == ["create", "read"]
+
+
+@pytest.mark.parametrize(
+    ("content", "loc"),
+    [
+        ({"subjective": {"pain_nrs": 11}}, ["subjective", "pain_nrs"]),
+        (
+            {"assessment": {"diagnoses": [{"code": "G43.99X"}]}},
+            ["assessment", "diagnoses", 0, "code"],
+        ),
+        ({"assessment": {"diagnoses": [{"code": "G43"}]}}, ["assessment", "diagnoses", 0, "code"]),
+        (
+            {"objective": {"leg_check_pre": {"difference_in": -0.25, "short_side": "left"}}},
+            ["objective", "leg_check_pre", "difference_in"],
+        ),
+        (
+            {"objective": {"leg_check_pre": {"difference_in": 0.3}}},
+            ["objective", "leg_check_pre", "difference_in"],
+        ),
+        ({"objective": {"leg_check_pre": {"difference_in": 0.5}}}, ["objective", "leg_check_pre"]),
+    ],
+)
+async def test_bad_clinical_values_are_422_and_nothing_is_written(
+    client: httpx.AsyncClient, clinic: Clinic, content: dict[str, Any], loc: list[Any]
+) -> None:
+    response = await _draft(client, clinic, content=content)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"][: len(loc) + 2] == ["body", "content", *loc]
+    listed = await client.get(NOTES, headers=clinic.chiro.headers)
+    assert listed.json()["items"] == []
+
+
+async def test_whose_visit_and_which_visit(
+    client: httpx.AsyncClient, clinic: Clinic, factory: Factory
+) -> None:
+    appointment_id = await _visit(client, clinic)
+    colleague = await factory.staff(Role.chiropractor)
+    others = await client.post(
+        NOTES, json={"appointment_id": appointment_id}, headers=colleague.headers
+    )
+    assert others.status_code == 409 and "only they write" in others.json()["detail"]
+    first = await client.post(
+        NOTES, json={"appointment_id": appointment_id}, headers=clinic.chiro.headers
+    )
+    assert first.status_code == 201
+    second = await client.post(
+        NOTES, json={"appointment_id": appointment_id}, headers=clinic.chiro.headers
+    )
+    assert second.status_code == 409
+    cancelled = await _visit(client, clinic, "11:00")
+    await client.post(
+        f"{APPOINTMENTS}/{cancelled}/cancel", json={"reason": "clinic"}, headers=clinic.desk.headers
+    )
+    refused = await client.post(
+        NOTES, json={"appointment_id": cancelled}, headers=clinic.chiro.headers
+    )
+    assert refused.status_code == 409 and "no visit" in refused.json()["detail"]
