@@ -29,6 +29,7 @@ from services.clinic.service import (
 from services.core import audit
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
+from services.notes.models import VisitNote
 from services.patients.models import Patient
 
 _EARLIER = aliased(Appointment)
@@ -66,11 +67,17 @@ async def day_sheet(
             Room.name,
             Practitioner.display_name,
             or_(AppointmentType.is_new_patient, ~seen_before),
+            VisitNote.status,
         )
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
         .join(Practitioner, Practitioner.id == Appointment.practitioner_id)
         .outerjoin(Room, Room.id == Appointment.room_id)
+        # The visit's note: whether it exists and its status, never its content.
+        .outerjoin(
+            VisitNote,
+            (VisitNote.appointment_id == Appointment.id) & (VisitNote.status != "discarded"),
+        )
         .where(
             Appointment.location_id == location.id,
             Appointment.starts_at >= start,
@@ -97,6 +104,7 @@ async def day_sheet(
         room,
         practitioner,
         new_patient,
+        note_status,
     ) in rows:
         column = columns.setdefault(
             practitioner_id,
@@ -116,6 +124,7 @@ async def day_sheet(
                 colour=colour,
                 room=room,
                 new_patient=bool(new_patient),
+                note_status=note_status,
             )
         )
         shown.append((appointment_id, patient_id))

@@ -197,6 +197,7 @@ class SheetEntry(BaseModel):
     colour: str
     room: str | None
     new_patient: bool
+    note_status: str | None = Field(description="draft or signed; None: no note yet")
 
 
 class SheetColumn(BaseModel):

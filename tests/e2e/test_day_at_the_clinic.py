@@ -1,9 +1,10 @@
 """*A day at the clinic* (../shared/A-DAY-AT-THE-CLINIC.md), through the real API, as far as
 the product goes today: registration, finding and booking the first visit (double click,
-room clash), the visit's lifecycle on the day sheet, the care plan around time off, a flare
-cancellation that offers the slot to the waitlist, and the audit trail of Jordan's record.
+room clash), the visit's lifecycle and signed note on the day sheet, the care plan around
+time off, a flare cancellation that offers the slot to the waitlist, and the audit trail
+of Jordan's record, whose signed note only an addendum can add to.
 
-Visit notes (step 4's chart), reminders (3) and check-ins (6, 7) join as their issues land.
+Reminders (3) and check-ins (6, 7) join as their issues land.
 """
 
 from __future__ import annotations
@@ -142,6 +143,47 @@ async def test_a_day_at_the_clinic(
     assert (await client.post(f"{path}/start", headers=reyes.headers)).status_code == 200
     done = await client.post(f"{path}/complete", headers=reyes.headers)
     assert done.json()["status"] == "completed"
+    # Dr. Reyes charts the visit and signs; Sam sees "signed" on the day sheet, not the note.
+    chart = await client.post(
+        "/api/v1/notes",
+        json={
+            "appointment_id": visit["id"],
+            "content": {
+                "subjective": {
+                    "chief_complaint": "Migraines three times a week; fibromyalgia",
+                    "pain_nrs": 7,
+                    "headache_days": 12,
+                },
+                "objective": {
+                    "leg_check_pre": {"difference_in": 0.75, "short_side": "right"},
+                    "leg_check_post": {"difference_in": 0},
+                    "xrays": [
+                        {
+                            "film": "nasium",
+                            "phase": "pre",
+                            "atlas_laterality": {"degrees": 2.5, "side": "right"},
+                            "atlas_rotation": {"degrees": 1.75, "anterior_side": "right"},
+                        }
+                    ],
+                },
+                "assessment": {"diagnoses": [{"code": "G43.909"}, {"code": "M79.7"}]},
+                "plan": {"correction_given": True, "correction_side": "right"},
+            },
+        },
+        headers=reyes.headers,
+    )
+    assert chart.status_code == 201, chart.text
+    note_path = f"/api/v1/notes/{chart.json()['id']}"
+    assert (await client.post(f"{note_path}/sign", headers=reyes.headers)).status_code == 200
+    sheet = await client.get(
+        "/api/v1/schedule",
+        params={"date": wednesday.isoformat(), "location_id": location["id"]},
+        headers=sam.headers,
+    )
+    column = next(c for c in sheet.json()["practitioners"] if c["practitioner"] == "Dr. Ana Reyes")
+    entry = next(a for a in column["appointments"] if a["appointment_id"] == visit["id"])
+    assert entry["note_status"] == "signed"
+    assert (await client.get(note_path, headers=sam.headers)).status_code == 403
 
     # 5. The care plan: Mon/Wed/Fri 9:00 for 4 weeks; two dates clash with Dr. Reyes' time
     # off. The series books what fits and offers the nearest free time on those days.
@@ -223,8 +265,23 @@ async def test_a_day_at_the_clinic(
         ("appointment", "complete"),
         ("appointment", "day_sheet"),
         ("appointment", "cancel"),
+        ("visit_note", "sign"),
     } <= seen
     assert {e["actor_id"] for e in events} >= {str(sam.user.id), str(reyes.user.id)}
+    # Nobody can edit Wednesday's signed note; Dr. Reyes adds an addendum instead.
+    signed = await client.get(note_path, headers=reyes.headers)
+    edit = await client.patch(
+        note_path,
+        json={"subjective": {"pain_nrs": 3}},
+        headers={**reyes.headers, "If-Match": signed.headers["ETag"]},
+    )
+    assert edit.status_code == 409
+    addendum = await client.post(
+        f"{note_path}/addenda",
+        json={"text": "Patient reports the headache began two days before the visit."},
+        headers=reyes.headers,
+    )
+    assert addendum.status_code == 201
     others = await client.get(
         "/api/v1/audit-events", params={"patient_id": someone["id"]}, headers=maria.headers
     )
