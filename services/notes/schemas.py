@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.types import required_text
+from services.notes.computed import Changes
 from services.notes.content import Assessment, NoteContent, Objective, Plan, Subjective
 
 _FORBID = ConfigDict(extra="forbid")
@@ -75,6 +76,10 @@ class NoteOut(NoteSummary):
     content: NoteContent
     content_hash: str | None
     addenda: list[AddendumOut]
+    changes: Changes = Field(
+        description="Before/after the correction, and pain/headache days since the"
+        " patient's previous signed note"
+    )
 
 
 class RevisionOut(BaseModel):

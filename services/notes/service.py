@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import service as appointments
+from services.appointments.models import Appointment
 from services.clinic.service import get_practitioner
 from services.core import audit, clock
 from services.core.auth.roles import Role
@@ -26,6 +27,7 @@ from services.core.deps import ClientInfo
 from services.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.core.etag import check_version, expected_version
 from services.core.pagination import PageParams
+from services.notes import computed
 from services.notes.content import NoteContent, missing_to_sign
 from services.notes.models import NoteAddendum, NoteRevision, Observation, VisitNote
 from services.notes.schemas import (
@@ -290,6 +292,24 @@ async def revisions(
     return rows.all()
 
 
+async def previous_content(session: AsyncSession, note: VisitNote) -> NoteContent | None:
+    """The patient's last signed note from an earlier visit than this one."""
+    this_visit = select(Appointment.starts_at).where(Appointment.id == note.appointment_id)
+    content = await session.scalar(
+        select(VisitNote.content)
+        .join(Appointment, Appointment.id == VisitNote.appointment_id)
+        .where(
+            VisitNote.patient_id == note.patient_id,
+            VisitNote.status == NoteStatus.signed,
+            VisitNote.id != note.id,
+            Appointment.starts_at < this_visit.scalar_subquery(),
+        )
+        .order_by(Appointment.starts_at.desc())
+        .limit(1)
+    )
+    return None if content is None else NoteContent.model_validate(content)
+
+
 async def to_out(session: AsyncSession, note: VisitNote) -> NoteOut:
     addenda = await session.scalars(
         select(NoteAddendum)
@@ -297,9 +317,11 @@ async def to_out(session: AsyncSession, note: VisitNote) -> NoteOut:
         .order_by(NoteAddendum.created_at, NoteAddendum.id)
     )
     summary = NoteSummary.model_validate(note)
+    content = NoteContent.model_validate(note.content)
     return NoteOut(
         **summary.model_dump(),
-        content=NoteContent.model_validate(note.content),
+        content=content,
+        changes=computed.changes(content, await previous_content(session, note)),
         content_hash=note.content_hash,
         addenda=[AddendumOut.model_validate(a) for a in addenda],
     )

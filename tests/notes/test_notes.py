@@ -210,3 +210,49 @@ async def test_whose_visit_and_which_visit(
         NOTES, json={"appointment_id": cancelled}, headers=clinic.chiro.headers
     )
     assert refused.status_code == 409 and "no visit" in refused.json()["detail"]
+
+
+async def test_changes_before_after_and_since_the_previous_visit(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    first = (await _draft(client, clinic, content=COMPLETE)).json()
+    await client.post(f"{NOTES}/{first['id']}/sign", headers=clinic.chiro.headers)
+    later = await booked(client, clinic.desk, clinic.body(at(clinic.monday, "15:00")))
+    second_content = {
+        "subjective": {"pain_nrs": 4, "headache_days": 5},
+        "objective": {
+            "xrays": [
+                {
+                    "film": "nasium",
+                    "phase": "pre",
+                    "atlas_laterality": {"degrees": 2.5, "side": "right"},
+                    "other": {"C2 rotation": 1.0},
+                },
+                {
+                    "film": "nasium",
+                    "phase": "post",
+                    "atlas_laterality": {"degrees": 0.5, "side": "right"},
+                    "other": {"C2 rotation": 0.25},
+                },
+            ]
+        },
+    }
+    second = await client.post(
+        NOTES,
+        json={"appointment_id": later["id"], "content": second_content},
+        headers=clinic.chiro.headers,
+    )
+    changes = second.json()["changes"]
+    assert changes["pain_nrs"] == {"before": 7.0, "after": 4.0, "change": -3.0}
+    assert changes["headache_days"]["change"] == -7.0
+    assert [(x["measure"], x["change"]) for x in changes["xrays"]] == [
+        ("C2 rotation", -0.75),
+        ("atlas_laterality", -2.0),
+    ]
+    signed = await client.get(f"{NOTES}/{first['id']}", headers=clinic.chiro.headers)
+    assert signed.json()["changes"]["leg_check_in"] == {
+        "before": 0.75,
+        "after": 0.0,
+        "change": -0.75,
+    }
+    assert signed.json()["changes"]["pain_nrs"] is None  # no earlier visit
