@@ -22,6 +22,7 @@ from services.core.logging import configure_logging
 from services.core.middleware import RequestContextMiddleware
 from services.core.openapi import install_openapi
 from services.core.settings import Settings, SettingsError, get_settings
+from services.notes.patient_router import router as patient_notes_router
 from services.notes.router import router as notes_router
 from services.patients.router import router as patients_router
 
@@ -34,6 +35,7 @@ ROUTERS = (
     patients_router,
     appointments_router,
     notes_router,
+    patient_notes_router,
 )
 
 

@@ -107,6 +107,8 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/v1/notes/{note_id}/sign"): CHIROPRACTOR,
     ("POST", "/api/v1/notes/{note_id}/addenda"): CHIROPRACTOR,
     ("GET", "/api/v1/notes/{note_id}/revisions"): CHIROPRACTOR,
+    ("GET", "/api/v1/patients/{patient_id}/timeline"): ANY_STAFF,
+    ("GET", "/api/v1/patients/{patient_id}/observations"): CHIROPRACTOR,
 }
 
 IDENTITIES: list[Role | None] = [None, *Role]

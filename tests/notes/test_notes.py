@@ -256,3 +256,40 @@ async def test_changes_before_after_and_since_the_previous_visit(
         "change": -0.75,
     }
     assert signed.json()["changes"]["pain_nrs"] is None  # no earlier visit
+
+
+async def test_timeline_and_observation_series_by_role(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    note = (await _draft(client, clinic, content=COMPLETE)).json()
+    path = f"{NOTES}/{note['id']}"
+    await client.post(f"{path}/sign", headers=clinic.chiro.headers)
+    await client.post(
+        f"{path}/addenda", json={"text": "Follow-up call done."}, headers=clinic.chiro.headers
+    )
+    patient = str(clinic.patients[0].id)
+    timeline = f"/api/v1/patients/{patient}/timeline"
+    doctor = (await client.get(timeline, headers=clinic.chiro.headers)).json()["items"]
+    kinds = [e["kind"] for e in doctor]
+    assert {"appointment", "note", "addendum", "observation"} == set(kinds)
+    assert [e["at"] for e in doctor] == sorted((e["at"] for e in doctor), reverse=True)
+    assert next(e for e in doctor if e["kind"] == "note")["detail"]["chief_complaint"]
+    desk = (await client.get(timeline, headers=clinic.desk.headers)).json()["items"]
+    assert {e["kind"] for e in desk} == {"appointment", "note"}
+    assert "chief_complaint" not in next(e for e in desk if e["kind"] == "note")["detail"]
+    paged = (await client.get(timeline, params={"limit": 2}, headers=clinic.chiro.headers)).json()
+    assert paged["has_more"] is True and [e["id"] for e in paged["items"]] == [
+        e["id"] for e in doctor[:2]
+    ]
+    series = await client.get(
+        f"/api/v1/patients/{patient}/observations",
+        params={"code": "pain_nrs"},
+        headers=clinic.chiro.headers,
+    )
+    assert [(o["value"], o["unit"]) for o in series.json()["items"]] == [(7.0, "score")]
+    refused = await client.get(
+        f"/api/v1/patients/{patient}/observations",
+        params={"code": "pain_nrs"},
+        headers=clinic.desk.headers,
+    )
+    assert refused.status_code == 403
