@@ -24,6 +24,7 @@ from services.core.openapi import install_openapi
 from services.core.settings import Settings, SettingsError, get_settings
 from services.notes.patient_router import router as patient_notes_router
 from services.notes.router import router as notes_router
+from services.notes.templates_router import router as note_templates_router
 from services.patients.router import router as patients_router
 
 ROUTERS = (
@@ -36,6 +37,7 @@ ROUTERS = (
     appointments_router,
     notes_router,
     patient_notes_router,
+    note_templates_router,
 )
 
 

@@ -21,7 +21,13 @@ from services.clinic.models import (
 from services.core.audit.models import AuditEvent
 from services.core.auth.models import AuthSession, LoginFailure, User
 from services.core.database import Base
-from services.notes.models import NoteAddendum, NoteRevision, Observation, VisitNote
+from services.notes.models import (
+    NoteAddendum,
+    NoteRevision,
+    NoteTemplate,
+    Observation,
+    VisitNote,
+)
 from services.patients.models import Patient, PatientConsent
 
 metadata = Base.metadata
@@ -39,6 +45,7 @@ __all__ = [
     "MessageSettings",
     "NoteAddendum",
     "NoteRevision",
+    "NoteTemplate",
     "Observation",
     "Patient",
     "PatientConsent",

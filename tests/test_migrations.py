@@ -45,6 +45,7 @@ EXPECTED_TABLES = {
     "note_revisions",
     "note_addenda",
     "observations",
+    "note_templates",
 }
 
 

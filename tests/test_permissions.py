@@ -109,6 +109,8 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/notes/{note_id}/revisions"): CHIROPRACTOR,
     ("GET", "/api/v1/patients/{patient_id}/timeline"): ANY_STAFF,
     ("GET", "/api/v1/patients/{patient_id}/observations"): CHIROPRACTOR,
+    ("GET", "/api/v1/appointment-types/{type_id}/note-template"): CHIROPRACTOR,
+    ("PUT", "/api/v1/appointment-types/{type_id}/note-template"): CHIROPRACTOR,
 }
 
 IDENTITIES: list[Role | None] = [None, *Role]

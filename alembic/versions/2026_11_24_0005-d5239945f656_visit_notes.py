@@ -1,5 +1,5 @@
 """visit notes: notes (a trigger keeps signed ones unchanged), revisions, addenda,
-observations
+observations, note templates
 
 Revision ID: d5239945f656
 Revises: 7bf177c40cbd
@@ -184,6 +184,28 @@ def upgrade() -> None:
         ["patient_id", "code", "at"],
         unique=False,
     )
+    op.create_table(
+        "note_templates",
+        sa.Column("appointment_type_id", sa.Uuid(), nullable=False),
+        sa.Column("content", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("updated_by", sa.Uuid(), nullable=False),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["appointment_type_id"],
+            ["appointment_types.id"],
+            name=op.f("fk_note_templates_appointment_type_id_appointment_types"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["updated_by"], ["users.id"], name=op.f("fk_note_templates_updated_by_users")
+        ),
+        sa.PrimaryKeyConstraint("appointment_type_id", name=op.f("pk_note_templates")),
+    )
     op.execute(SIGNED_IS_FINAL)
     for table in ("note_revisions", "note_addenda"):
         op.execute(
@@ -197,6 +219,7 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
     op.execute("DROP TRIGGER visit_notes_signed_is_final ON visit_notes")
     op.execute("DROP FUNCTION visit_note_signed_is_final()")
+    op.drop_table("note_templates")
     op.drop_index("ix_observations_patient_code_at", table_name="observations")
     op.drop_table("observations")
     op.drop_table("note_revisions")

@@ -123,3 +123,17 @@ class Observation(Base):
     note_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("visit_notes.id"))
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointments.id"))
     created_at: Mapped[datetime] = _now_column()
+
+
+class NoteTemplate(Base):
+    """The content a new note of one appointment type starts from (new-patient exam vs.
+    follow-up), kept by the chiropractors."""
+
+    __tablename__ = "note_templates"
+
+    appointment_type_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("appointment_types.id", ondelete="CASCADE"), primary_key=True
+    )
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = _now_column()

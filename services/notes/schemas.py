@@ -27,7 +27,10 @@ class NoteCreate(BaseModel):
     model_config = _FORBID
 
     appointment_id: uuid.UUID
-    content: NoteContent = Field(default_factory=NoteContent)
+    content: NoteContent = Field(
+        default_factory=NoteContent,
+        description="Omit to start from the appointment type's note template",
+    )
 
 
 class NoteUpdate(BaseModel):

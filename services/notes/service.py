@@ -27,7 +27,7 @@ from services.core.deps import ClientInfo
 from services.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.core.etag import check_version, expected_version
 from services.core.pagination import PageParams
-from services.notes import computed
+from services.notes import computed, templates
 from services.notes.content import NoteContent, missing_to_sign
 from services.notes.models import NoteAddendum, NoteRevision, Observation, VisitNote
 from services.notes.schemas import (
@@ -134,12 +134,18 @@ async def create_note(
     )
     if existing is not None:
         raise Conflict("This appointment already has a note.", note_id=str(existing))
+    # Without content, the note starts from its appointment type's template.
+    content = (
+        data.content
+        if "content" in data.model_fields_set
+        else await templates.template_for(session, appointment.appointment_type_id)
+    )
     note = VisitNote(
         appointment_id=appointment.id,
         patient_id=appointment.patient_id,
         practitioner_id=appointment.practitioner_id,
         author_id=actor.user_id,
-        content=_dump(data.content),
+        content=_dump(content),
     )
     session.add(note)
     await session.flush()  # the unique index has the last word on "one note per visit"

@@ -293,3 +293,31 @@ async def test_timeline_and_observation_series_by_role(
         headers=clinic.desk.headers,
     )
     assert refused.status_code == 403
+
+
+async def test_a_new_note_starts_from_its_types_template(
+    client: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    template = {
+        "subjective": {"chief_complaint": "Follow-up"},
+        "plan": {"home_care": "Sleep on your back; no chiropractic pillows."},
+    }
+    url = f"/api/v1/appointment-types/{clinic.adjustment.id}/note-template"
+    empty = (await client.get(url, headers=clinic.chiro.headers)).json()
+    assert empty["subjective"]["chief_complaint"] is None
+    saved = await client.put(url, json=template, headers=clinic.chiro.headers)
+    assert saved.status_code == 200, saved.text
+    note = (await _draft(client, clinic)).json()
+    assert note["content"]["subjective"]["chief_complaint"] == "Follow-up"
+    assert note["content"]["plan"]["home_care"].startswith("Sleep on your back")
+    blank = await _draft_at(client, clinic, "13:00", content={})
+    assert blank.json()["content"]["subjective"]["chief_complaint"] is None
+
+
+async def _draft_at(
+    client: httpx.AsyncClient, clinic: Clinic, hhmm: str, **body: Any
+) -> httpx.Response:
+    appointment_id = await _visit(client, clinic, hhmm)
+    return await client.post(
+        NOTES, json={"appointment_id": appointment_id, **body}, headers=clinic.chiro.headers
+    )
