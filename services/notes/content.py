@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -170,10 +169,6 @@ class Objective(BaseModel):
     palpation: Text | None = None
 
 
-def _icd10(code: str) -> str:
-    return icd10.check(code)[0]
-
-
 class Diagnosis(BaseModel):
     model_config = _FORBID
 
@@ -181,7 +176,6 @@ class Diagnosis(BaseModel):
     # schema says so (clients and the fuzzer then know a made-up code is refused).
     code: Annotated[
         str,
-        AfterValidator(_icd10),
         WithJsonSchema(
             {
                 "type": "string",
@@ -192,6 +186,14 @@ class Diagnosis(BaseModel):
             }
         ),
     ] = Field(description="ICD-10-CM, e.g. G43.909 (checked against the code list)")
+    description: Annotated[str, Field(max_length=300)] | None = Field(
+        default=None, description="Filled in from the code list (what is sent is replaced)"
+    )
+
+    @model_validator(mode="after")
+    def _known(self) -> Diagnosis:
+        self.code, self.description = icd10.check(self.code)
+        return self
 
 
 class Assessment(BaseModel):

@@ -77,8 +77,11 @@ async def test_draft_save_sign_addendum(
         path, json=COMPLETE, headers={**clinic.chiro.headers, "If-Match": saved.headers["ETag"]}
     )
     assert saved.json()["content"]["assessment"]["diagnoses"] == [
-        {"code": "G43.909"},
-        {"code": "M79.7"},
+        {
+            "code": "G43.909",
+            "description": "Migraine, unspecified, not intractable, without status migrainosus",
+        },
+        {"code": "M79.7", "description": "Fibromyalgia"},
     ]
     revisions = await client.get(f"{path}/revisions", headers=clinic.chiro.headers)
     assert [r["version"] for r in revisions.json()] == [1, 2, 3]
@@ -161,9 +164,9 @@ async def test_reads_are_audited(
         ({"subjective": {"pain_nrs": 11}}, ["subjective", "pain_nrs"]),
         (
             {"assessment": {"diagnoses": [{"code": "G43.99X"}]}},
-            ["assessment", "diagnoses", 0, "code"],
+            ["assessment", "diagnoses", 0],
         ),
-        ({"assessment": {"diagnoses": [{"code": "G43"}]}}, ["assessment", "diagnoses", 0, "code"]),
+        ({"assessment": {"diagnoses": [{"code": "G43"}]}}, ["assessment", "diagnoses", 0]),
         (
             {"objective": {"leg_check_pre": {"difference_in": -0.25, "short_side": "left"}}},
             ["objective", "leg_check_pre", "difference_in"],
