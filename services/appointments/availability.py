@@ -329,9 +329,10 @@ async def available(
         raise _query_error("to", "Ask for at most 31 days at a time.")
     zone = ZoneInfo(location.time_zone)
     earliest = clock.utcnow() + timedelta(minutes=settings.min_notice_minutes)
+    need = Need.of(kind)
     slots = await find_slots(
         session,
-        need=Need.of(kind),
+        need=need,
         practitioner_ids=practitioner_ids if kind.is_active else [],
         location_id=location.id,
         zone=zone,
@@ -339,7 +340,6 @@ async def available(
         grid=timedelta(minutes=grid_minutes),
         first_only=first,
     )
-    need = Need.of(kind)
     return Availability(
         appointment_type_id=kind.id,
         location_id=location.id,

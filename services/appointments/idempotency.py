@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import Header
 from pydantic import BaseModel
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,14 +105,13 @@ async def remember(
     status: int,
     body: BaseModel,
 ) -> None:
-    stored = await session.scalar(
-        select(IdempotencyKey).where(
+    """Store the answer on the key's row that ``claim`` inserted in this transaction."""
+    await session.execute(
+        update(IdempotencyKey)
+        .where(
             IdempotencyKey.user_id == user_id,
             IdempotencyKey.scope == scope,
             IdempotencyKey.key == key,
         )
+        .values(response_status=status, response_body=body.model_dump(mode="json"))
     )
-    assert stored is not None
-    stored.response_status = status
-    stored.response_body = body.model_dump(mode="json")
-    await session.flush()

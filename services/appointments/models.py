@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, ExcludeConstraint, Range
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.core.database import Base
+from services.core.database import Base, now_column
 
 STATUSES = (
     "booked",
@@ -49,10 +49,6 @@ HOLDS_TIME_SQL = "status NOT IN ('cancelled', 'no_show', 'rescheduled')"
 
 def _sql_list(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
-def _now_column() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class AppointmentSeries(Base):
@@ -79,7 +75,7 @@ class AppointmentSeries(Base):
     local_time: Mapped[time] = mapped_column(Time)
     mode: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
 
 
 class Appointment(Base):
@@ -177,8 +173,8 @@ class Appointment(Base):
         ForeignKey("appointments.id", deferrable=True, initially="DEFERRED"), unique=True
     )
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = _now_column()
-    status_changed_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
+    status_changed_at: Mapped[datetime] = now_column()
 
 
 class StatusChange(Base):
@@ -192,7 +188,7 @@ class StatusChange(Base):
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
-    at: Mapped[datetime] = _now_column()
+    at: Mapped[datetime] = now_column()
     detail: Mapped[dict[str, object]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
 
@@ -216,7 +212,7 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict[str, object] | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -232,7 +228,7 @@ class CalendarFeed(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str | None] = mapped_column(String(100))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -268,5 +264,5 @@ class WaitlistEntry(Base):
     offered_starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     offered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = _now_column()
-    updated_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
+    updated_at: Mapped[datetime] = now_column()

@@ -31,11 +31,11 @@ from services.appointments.service import (
     MOVABLE,
     get_appointment,
     move,
+    out,
     record,
-    to_out,
 )
 from services.appointments.waitlist import mark_booked
-from services.clinic.service import get_location, local_instant
+from services.clinic.service import local_instant
 from services.core import clock
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
@@ -208,23 +208,10 @@ async def cancel_following(
         session, series_id, data.from_appointment_id, actor=actor, client=client
     )
     now = clock.utcnow()
-    cancelled = []
+    cancel = Cancel(reason=data.reason, note=data.note)
     for row in rows:
-        await lifecycle.cancel_one(
-            session,
-            row,
-            Cancel(reason=data.reason, note=data.note),
-            actor=actor,
-            client=client,
-            now=now,
-        )
-        cancelled.append(row)
-    zones: dict[uuid.UUID, ZoneInfo] = {}
-    for row in cancelled:
-        zones.setdefault(
-            row.location_id, ZoneInfo((await get_location(session, row.location_id)).time_zone)
-        )
-    return [to_out(row, zones[row.location_id]) for row in cancelled]
+        await lifecycle.cancel_one(session, row, cancel, actor=actor, client=client, now=now)
+    return [await out(session, row) for row in rows]
 
 
 async def move_following(

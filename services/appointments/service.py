@@ -204,12 +204,7 @@ async def list_appointments(
         query = query.where(Appointment.status.in_([s.value for s in statuses]))
     query = query.order_by(Appointment.starts_at, Appointment.id)
     rows = (await session.scalars(page.apply(query))).all()
-    zones: dict[uuid.UUID, ZoneInfo] = {}
-    found = []
-    for appointment in rows:
-        if appointment.location_id not in zones:
-            zones[appointment.location_id] = await zone_of(session, appointment)
-        found.append(to_out(appointment, zones[appointment.location_id]))
+    found = [await out(session, appointment) for appointment in rows]
     await audit.record_many_for_patient(
         session,
         actor_id=actor.user_id,

@@ -26,15 +26,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, CITEXT, INT4RANGE, ExcludeConstraint, Range
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.core.database import Base
+from services.core.database import Base, now_column
 
 ROOM_KINDS = ("adjustment", "xray", "consult")
 EXCEPTION_KINDS = ("time_off", "extra_hours")
 _ROOM_KIND_SQL = "('adjustment', 'xray', 'consult')"
-
-
-def _now_column() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Location(Base):
@@ -53,8 +49,8 @@ class Location(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
     version: Mapped[int] = mapped_column(server_default=text("1"))
-    created_at: Mapped[datetime] = _now_column()
-    updated_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
+    updated_at: Mapped[datetime] = now_column()
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -72,8 +68,8 @@ class Room(Base):
     name: Mapped[str] = mapped_column(CITEXT)
     kind: Mapped[str] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
-    created_at: Mapped[datetime] = _now_column()
-    updated_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
+    updated_at: Mapped[datetime] = now_column()
 
 
 class Practitioner(Base):
@@ -88,8 +84,8 @@ class Practitioner(Base):
     credentials: Mapped[str | None] = mapped_column(String(50))
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
     version: Mapped[int] = mapped_column(server_default=text("1"))
-    created_at: Mapped[datetime] = _now_column()
-    updated_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
+    updated_at: Mapped[datetime] = now_column()
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -175,7 +171,7 @@ class ScheduleException(Base):
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
 
 
 class AppointmentType(Base):
@@ -199,8 +195,8 @@ class AppointmentType(Base):
     colour: Mapped[str] = mapped_column(String(7))
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
     version: Mapped[int] = mapped_column(server_default=text("1"))
-    created_at: Mapped[datetime] = _now_column()
-    updated_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
+    updated_at: Mapped[datetime] = now_column()
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -228,4 +224,4 @@ class MessageSettings(Base):
     quiet_end: Mapped[time] = mapped_column(Time, server_default=text("'08:00'"))
     sender_name: Mapped[str | None] = mapped_column(String(100))
     late_cancel_minutes: Mapped[int] = mapped_column(Integer, server_default=text("1440"))
-    updated_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = now_column()

@@ -233,12 +233,19 @@ REQUIRED_TO_SIGN: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+def value_at(content: NoteContent, path: tuple[str, ...]) -> object:
+    """The value at ``path`` (("subjective", "pain_nrs")), None where any part is missing."""
+    value: object = content
+    for part in path:
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    return value
+
+
 def missing_to_sign(content: NoteContent) -> list[tuple[tuple[str, ...], str]]:
-    found = []
-    for path, sentence in REQUIRED_TO_SIGN:
-        value: object = content
-        for part in path:
-            value = getattr(value, part)
-        if value is None or value == []:
-            found.append((path, sentence))
-    return found
+    return [
+        (path, sentence)
+        for path, sentence in REQUIRED_TO_SIGN
+        if value_at(content, path) in (None, [])
+    ]

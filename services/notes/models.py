@@ -29,13 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.core.database import Base
+from services.core.database import Base, now_column
 
 NOTE_STATUSES = ("draft", "signed", "discarded")
-
-
-def _now_column() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class VisitNote(Base):
@@ -66,8 +62,8 @@ class VisitNote(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64))
     signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(server_default=text("1"))
-    created_at: Mapped[datetime] = _now_column()
-    updated_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
+    updated_at: Mapped[datetime] = now_column()
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -83,7 +79,7 @@ class NoteRevision(Base):
     version: Mapped[int] = mapped_column(Integer)
     content: Mapped[dict[str, Any]] = mapped_column(JSONB)
     saved_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
-    saved_at: Mapped[datetime] = _now_column()
+    saved_at: Mapped[datetime] = now_column()
 
 
 class NoteAddendum(Base):
@@ -99,7 +95,7 @@ class NoteAddendum(Base):
     note_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("visit_notes.id"))
     author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
 
 
 class Observation(Base):
@@ -122,7 +118,7 @@ class Observation(Base):
     source: Mapped[str] = mapped_column(String(16))
     note_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("visit_notes.id"))
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointments.id"))
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
 
 
 class NoteTemplate(Base):
@@ -136,4 +132,4 @@ class NoteTemplate(Base):
     )
     content: Mapped[dict[str, Any]] = mapped_column(JSONB)
     updated_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
-    updated_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = now_column()

@@ -15,6 +15,7 @@ from services.core.deps import ClientDep, SessionDep
 from services.core.etag import set_etag
 from services.core.pagination import Page, PageDep
 from services.notes import service
+from services.notes.models import VisitNote
 from services.notes.schemas import (
     AddendumIn,
     NoteCreate,
@@ -34,8 +35,7 @@ _CHANGE: dict[int | str, dict[str, object]] = {
 }
 
 
-async def _answer(session: SessionDep, note_id: uuid.UUID, response: Response) -> NoteOut:
-    note = await service.load_note(session, note_id)
+async def _answer(session: SessionDep, note: VisitNote, response: Response) -> NoteOut:
     set_etag(response, note.version)
     return await service.to_out(session, note)
 
@@ -58,7 +58,7 @@ async def create_note(
 ) -> NoteOut:
     """Start the note of one of your own visits (a draft)."""
     note = await service.create_note(session, body, actor=doctor, client=client)
-    return await _answer(session, note.id, response)
+    return await _answer(session, note, response)
 
 
 @router.get("", response_model=Page[NoteSummary])
@@ -91,8 +91,8 @@ async def get_note(
     response: Response,
 ) -> NoteOut:
     """The note with its addenda; every read is audited."""
-    await service.get_note(session, note_id, actor=doctor, client=client)
-    return await _answer(session, note_id, response)
+    note = await service.get_note(session, note_id, actor=doctor, client=client)
+    return await _answer(session, note, response)
 
 
 @router.patch("/{note_id}", response_model=NoteOut, responses=_CHANGE)
@@ -106,10 +106,10 @@ async def update_note(
     if_match: Annotated[str | None, Header()] = None,
 ) -> NoteOut:
     """Save the draft (author only; needs ``If-Match``); each save keeps a revision."""
-    await service.update_note(
+    note = await service.update_note(
         session, note_id, body, if_match=if_match, actor=doctor, client=client
     )
-    return await _answer(session, note_id, response)
+    return await _answer(session, note, response)
 
 
 @router.delete("/{note_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_CHANGE)
@@ -133,8 +133,8 @@ async def sign_note(
     response: Response,
 ) -> NoteOut:
     """Sign (author only): the content is final from now on, and its hash is kept."""
-    await service.sign_note(session, note_id, actor=doctor, client=client)
-    return await _answer(session, note_id, response)
+    note = await service.sign_note(session, note_id, actor=doctor, client=client)
+    return await _answer(session, note, response)
 
 
 @router.post(
@@ -152,8 +152,8 @@ async def add_addendum(
     response: Response,
 ) -> NoteOut:
     """Append to a signed note (any chiropractor); addenda are never edited."""
-    await service.add_addendum(session, note_id, body, actor=doctor, client=client)
-    return await _answer(session, note_id, response)
+    note = await service.add_addendum(session, note_id, body, actor=doctor, client=client)
+    return await _answer(session, note, response)
 
 
 @router.get("/{note_id}/revisions", response_model=list[RevisionOut], responses=_NOT_FOUND)

@@ -28,7 +28,7 @@ from services.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.core.etag import check_version, expected_version
 from services.core.pagination import PageParams
 from services.notes import computed, templates
-from services.notes.content import NoteContent, missing_to_sign
+from services.notes.content import NoteContent, missing_to_sign, value_at
 from services.notes.models import NoteAddendum, NoteRevision, Observation, VisitNote
 from services.notes.schemas import (
     AddendumIn,
@@ -96,12 +96,22 @@ def _dump(content: NoteContent) -> dict[str, Any]:
     return content.model_dump(mode="json", exclude_none=True)
 
 
-async def load_note(
+async def _load_note(
     session: AsyncSession, note_id: uuid.UUID, *, for_update: bool = False
 ) -> VisitNote:
     note = await session.get(VisitNote, note_id, with_for_update=for_update)
     if note is None:
         raise NotFound("No visit note with this id.")
+    return note
+
+
+async def _own_draft(session: AsyncSession, note_id: uuid.UUID, actor: Principal) -> VisitNote:
+    """The caller's own draft, locked: 404, then 403 (not a chiropractor, not the author),
+    then 409 (signed or discarded)."""
+    note = await _load_note(session, note_id, for_update=True)
+    _clinician(actor)
+    _author(actor, note)
+    _draft(note)
     return note
 
 
@@ -158,7 +168,7 @@ async def create_note(
 async def get_note(
     session: AsyncSession, note_id: uuid.UUID, *, actor: Principal, client: ClientInfo
 ) -> VisitNote:
-    note = await load_note(session, note_id)
+    note = await _load_note(session, note_id)
     _clinician(actor)
     await _audit(session, actor, client, "read", note)
     return note
@@ -173,10 +183,7 @@ async def update_note(
     actor: Principal,
     client: ClientInfo,
 ) -> VisitNote:
-    note = await load_note(session, note_id, for_update=True)
-    _clinician(actor)
-    _author(actor, note)
-    _draft(note)
+    note = await _own_draft(session, note_id, actor)
     check_version(note.version, expected_version(if_match))
     content = NoteContent.model_validate(note.content)
     for section in data.model_fields_set:
@@ -197,10 +204,7 @@ async def discard_note(
     session: AsyncSession, note_id: uuid.UUID, *, actor: Principal, client: ClientInfo
 ) -> None:
     """Drafts are discarded, not deleted: their revisions stay as history."""
-    note = await load_note(session, note_id, for_update=True)
-    _clinician(actor)
-    _author(actor, note)
-    _draft(note)
+    note = await _own_draft(session, note_id, actor)
     note.status = NoteStatus.discarded
     note.updated_at = clock.utcnow()
     await session.flush()
@@ -212,22 +216,10 @@ def content_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _value(content: NoteContent, path: tuple[str, ...]) -> object:
-    value: object = content
-    for part in path:
-        value = getattr(value, part, None)
-        if value is None:
-            return None
-    return value
-
-
 async def sign_note(
     session: AsyncSession, note_id: uuid.UUID, *, actor: Principal, client: ClientInfo
 ) -> VisitNote:
-    note = await load_note(session, note_id, for_update=True)
-    _clinician(actor)
-    _author(actor, note)
-    _draft(note)
+    note = await _own_draft(session, note_id, actor)
     content = NoteContent.model_validate(note.content)
     missing = missing_to_sign(content)
     if missing:
@@ -251,7 +243,7 @@ async def sign_note(
     note.content_hash = content_hash(note.content)
     note.updated_at = now
     for code, path, unit in OUTCOMES:
-        value = _value(content, path)
+        value = value_at(content, path)
         if value is not None:
             session.add(
                 Observation(
@@ -278,7 +270,7 @@ async def add_addendum(
     actor: Principal,
     client: ClientInfo,
 ) -> VisitNote:
-    note = await load_note(session, note_id)
+    note = await _load_note(session, note_id)
     _clinician(actor)
     if note.status != NoteStatus.signed:
         raise Conflict("Addenda are for signed notes; change the draft itself.")
