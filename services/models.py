@@ -21,6 +21,7 @@ from services.clinic.models import (
 from services.core.audit.models import AuditEvent
 from services.core.auth.models import AuthSession, LoginFailure, User
 from services.core.database import Base
+from services.messaging.models import AppointmentLink, InboundSms, Message, MessageEvent
 from services.notes.models import (
     NoteAddendum,
     NoteRevision,
@@ -34,14 +35,18 @@ metadata = Base.metadata
 
 __all__ = [
     "Appointment",
+    "AppointmentLink",
     "AppointmentSeries",
     "AppointmentType",
     "AuditEvent",
     "AuthSession",
     "CalendarFeed",
     "IdempotencyKey",
+    "InboundSms",
     "Location",
     "LoginFailure",
+    "Message",
+    "MessageEvent",
     "MessageSettings",
     "NoteAddendum",
     "NoteRevision",

@@ -22,6 +22,12 @@ class Environment(StrEnum):
     production = "production"
 
 
+class SmtpSecurity(StrEnum):
+    starttls = "starttls"
+    ssl = "ssl"
+    none = "none"
+
+
 class SettingsError(RuntimeError):
     """Configuration that must stop the process at start, with one clear line."""
 
@@ -116,6 +122,52 @@ class Settings(BaseSettings):
         default=60, ge=0, description="Availability offers no start sooner than this from now."
     )
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL of the API as patients reach it; links in messages start with it.",
+    )
+    dispatch_interval_seconds: float = Field(
+        default=15, gt=0, description="How often the dispatcher looks for due messages."
+    )
+    dispatch_batch: int = Field(
+        default=500, ge=1, description="Most messages one dispatcher run claims."
+    )
+    queued_timeout_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="A message queued this long without being sent is queued again (reaper).",
+    )
+    send_max_attempts: int = Field(
+        default=8, ge=1, description="Sends tried before a message is marked failed."
+    )
+    send_retry_seconds: int = Field(
+        default=60, ge=1, description="First retry delay after a transient failure; doubles."
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for email; unset: emails go to the outbox folder."
+    )
+    smtp_port: int = 587
+    smtp_security: SmtpSecurity = Field(
+        default=SmtpSecurity.starttls, description="starttls, ssl or none."
+    )
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = Field(default=20, gt=0)
+    email_from: str = Field(
+        default="clinic@localhost", description="Sender address of patient emails."
+    )
+    sms_account_sid: str | None = Field(
+        default=None,
+        description="Twilio-style account SID; unset: text messages go to the outbox folder.",
+    )
+    sms_auth_token: str | None = Field(
+        default=None, description="Its auth token; also checks inbound webhook signatures."
+    )
+    sms_from: str | None = Field(default=None, description="The clinic's number (E.164).")
+    sms_base_url: str = Field(
+        default="https://api.twilio.com", description="The SMS provider's API base URL."
+    )
+
     @field_validator("phone_region")
     @classmethod
     def _known_region(cls, value: str) -> str:
@@ -136,6 +188,11 @@ class Settings(BaseSettings):
         if value is not None:
             parse_quiet_hours(value)
         return value
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the development channel writes messages it would have sent."""
+        return self.data_dir / "outbox"
 
     @property
     def reminder_offsets_minutes(self) -> list[int] | None:

@@ -1,0 +1,141 @@
+"""The outbox: every message to a patient is a row here before anything is sent.
+
+Rows are written in the transaction that causes them (a booking, a move, a cancel), so a
+message exists exactly when its cause committed. Workers claim due rows with
+``FOR UPDATE SKIP LOCKED`` and send each one while holding its row lock (DESIGN.md,
+"Messages"). One unique key per (kind, appointment, offset) makes a duplicate row
+impossible.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.core.database import Base, now_column
+
+KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offer")
+CHANNELS = ("sms", "email", "none")
+STATUSES = ("pending", "queued", "sent", "cancelled", "skipped", "failed")
+# A row in one of these states will never be sent again.
+FINAL = ("sent", "cancelled", "skipped", "failed")
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {_sql_list(KINDS)}", name="kind_valid"),
+        CheckConstraint(f"channel IN {_sql_list(CHANNELS)}", name="channel_valid"),
+        CheckConstraint(f"status IN {_sql_list(STATUSES)}", name="status_valid"),
+        CheckConstraint("channel <> 'none' OR status = 'skipped'", name="no_channel_skipped"),
+        CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent_at_matches"),
+        CheckConstraint("(status = 'queued') = (queued_at IS NOT NULL)", name="queued_at_matches"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        CheckConstraint(
+            "(kind = 'reminder') = (offset_minutes IS NOT NULL)", name="offset_for_reminders"
+        ),
+        # One confirmation, one cancellation notice, one offer and one reminder per offset
+        # for an appointment, whatever runs twice.
+        UniqueConstraint(
+            "kind", "appointment_id", "offset_minutes", postgresql_nulls_not_distinct=True
+        ),
+        # The dispatcher's claim and the reaper read only these tiny partial indexes.
+        Index("ix_messages_due", "send_at", postgresql_where=text("status = 'pending'")),
+        Index("ix_messages_queued", "queued_at", postgresql_where=text("status = 'queued'")),
+        Index("ix_messages_patient", "patient_id", "created_at"),
+        Index("ix_messages_status_send_at", "status", "send_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
+    kind: Mapped[str] = mapped_column(String(20))
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointments.id"))
+    # The appointment's start when the row was written or last moved: the send re-checks
+    # that the visit is still at this time.
+    appointment_starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id"))
+    channel: Mapped[str] = mapped_column(String(8))
+    offset_minutes: Mapped[int | None] = mapped_column(Integer)
+    send_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    provider_id: Mapped[str | None] = mapped_column(String(100))
+    segments: Mapped[int | None] = mapped_column(SmallInteger)
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = now_column()
+    updated_at: Mapped[datetime] = now_column()
+
+
+class MessageEvent(Base):
+    """What happened to a message, in order. Append-only (trigger)."""
+
+    __tablename__ = "message_events"
+    __table_args__ = (Index("ix_message_events_message", "message_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = now_column()
+    detail: Mapped[dict[str, object]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class AppointmentLink(Base):
+    """The confirm/cancel link sent in one message. Only the token's keyed hash is kept;
+    the link stops working at the appointment's start or once it changed something."""
+
+    __tablename__ = "appointment_links"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id"), unique=True)
+    appointment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointments.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_for: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = now_column()
+
+
+class InboundSms(Base):
+    """A text message a patient sent to the clinic's number, and what we did with it."""
+
+    __tablename__ = "inbound_sms"
+    __table_args__ = (
+        CheckConstraint(
+            "action IN ('confirmed', 'opted_out', 'stored')", name="action_valid"
+        ),
+        Index("ix_inbound_sms_received_at", "received_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
+    # The provider's id: it retries a webhook it thinks failed; the second copy is ignored.
+    provider_id: Mapped[str] = mapped_column(String(64), unique=True)
+    from_phone: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("patients.id"))
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointments.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = now_column()

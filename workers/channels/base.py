@@ -1,0 +1,30 @@
+"""What every channel takes and how it fails."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One rendered message, ready for a channel. ``to`` is E.164 for SMS, an address for
+    email; ``subject`` is empty for SMS."""
+
+    message_id: uuid.UUID
+    channel: str  # "sms" or "email"
+    to: str
+    subject: str
+    body: str
+    sender_name: str
+
+
+class SendFailure(Exception):
+    """A send that did not happen. ``code`` is short and holds no PHI (it is stored and
+    logged): an SMTP reply code, a provider error code, or an exception class name.
+    ``permanent``: retrying cannot help (invalid number, address rejected)."""
+
+    def __init__(self, code: str, *, permanent: bool) -> None:
+        super().__init__(code)
+        self.code = code[:200]
+        self.permanent = permanent
