@@ -46,6 +46,11 @@ EXPECTED_TABLES = {
     "note_addenda",
     "observations",
     "note_templates",
+    # messaging
+    "messages",
+    "message_events",
+    "appointment_links",
+    "inbound_sms",
 }
 
 

@@ -65,7 +65,7 @@ class Message(Base):
         Index("ix_messages_due", "send_at", postgresql_where=text("status = 'pending'")),
         Index("ix_messages_queued", "queued_at", postgresql_where=text("status = 'queued'")),
         Index("ix_messages_patient", "patient_id", "created_at"),
-        Index("ix_messages_status_send_at", "status", "send_at"),
+        Index("ix_messages_appointment", "appointment_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
@@ -124,9 +124,7 @@ class InboundSms(Base):
 
     __tablename__ = "inbound_sms"
     __table_args__ = (
-        CheckConstraint(
-            "action IN ('confirmed', 'opted_out', 'stored')", name="action_valid"
-        ),
+        CheckConstraint("action IN ('confirmed', 'opted_out', 'stored')", name="action_valid"),
         Index("ix_inbound_sms_received_at", "received_at"),
     )
 
