@@ -24,6 +24,7 @@ from services.core import clock
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import Conflict
+from services.messaging import schedule as messages
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,10 @@ async def cancel_one(
     actor: Principal,
     client: ClientInfo,
     now: datetime,
+    notify: bool = True,
 ) -> None:
-    """Cancel a locked appointment; its time is free for others at once."""
+    """Cancel a locked appointment; its time is free for others at once. Its messages
+    not yet sent are cancelled; ``notify``: tell the patient it is cancelled."""
     late = await is_late(session, appointment, data.reason, now)
     apply(
         session,
@@ -134,6 +137,7 @@ async def cancel_one(
     appointment.cancel_reason = data.reason.value
     appointment.late_cancel = late
     await session.flush()
+    await messages.appointment_cancelled(session, appointment, notify=notify)
     offered = await release(session, appointment)
     await record(
         session, actor, client, "cancel", appointment, {"reason": data.reason.value, **offered}

@@ -40,6 +40,7 @@ from services.core import clock
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import AppError, Conflict, NotFound, ValidationFailed
+from services.messaging import schedule as messages
 
 
 def occurrence_dates(start: date, weeks: int, weekdays: list[int]) -> list[date]:
@@ -145,6 +146,9 @@ async def create_series(
             occurrences.append(await _report(session, spot, error, now))
             continue
         await mark_booked(session, row)
+        # One confirmation for a care plan (its first visit), not one text per visit.
+        first = not any(o.outcome == "booked" for o in occurrences)
+        await messages.appointment_booked(session, row, confirm=first)
         await record(session, actor, client, "create", row, {"series_id": str(series.id)})
         occurrences.append(
             Occurrence(
@@ -209,8 +213,10 @@ async def cancel_following(
     )
     now = clock.utcnow()
     cancel = Cancel(reason=data.reason, note=data.note)
-    for row in rows:
-        await lifecycle.cancel_one(session, row, cancel, actor=actor, client=client, now=now)
+    for position, row in enumerate(rows):
+        await lifecycle.cancel_one(
+            session, row, cancel, actor=actor, client=client, now=now, notify=position == 0
+        )
     return [await out(session, row) for row in rows]
 
 
@@ -247,7 +253,9 @@ async def move_following(
         )
         try:
             async with session.begin_nested():
-                new = await move(session, row, spot, actor=actor, client=client)
+                new = await move(
+                    session, row, spot, actor=actor, client=client, confirm=not occurrences
+                )
         except (Conflict, ValidationFailed) as error:
             occurrences.append(await _report(session, spot, error, now))
             continue

@@ -34,6 +34,7 @@ from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import Conflict, Forbidden
 from services.core.pagination import PageParams
+from services.messaging import schedule as messages
 
 RESOURCE = "appointment"
 APPOINTMENT_ROLES = frozenset({Role.front_desk, Role.chiropractor, Role.admin})
@@ -131,6 +132,7 @@ async def create_appointment(
         session, spot, actor_id=actor.user_id, now=clock.utcnow(), detail=detail
     )
     await mark_booked(session, appointment)
+    await messages.appointment_booked(session, appointment)
     await record(session, actor, client, "create", appointment, detail)
     return appointment
 
@@ -143,7 +145,10 @@ async def release(session: AsyncSession, appointment: Appointment) -> dict[str, 
     if not busy[appointment.practitioner_id].is_free(held):
         return {}
     entry = await offer_freed_time(session, appointment)
-    return {"waitlist_offered": str(entry.id)} if entry else {}
+    if entry is None:
+        return {}
+    await messages.waitlist_offered(session, appointment, entry.patient_id)
+    return {"waitlist_offered": str(entry.id)}
 
 
 async def get_appointment(
@@ -267,8 +272,10 @@ async def move(
     *,
     actor: Principal,
     client: ClientInfo,
+    confirm: bool = True,
 ) -> Appointment:
-    """Free the old appointment's time and book ``spot`` in its place (one transaction)."""
+    """Free the old appointment's time and book ``spot`` in its place (one transaction).
+    ``confirm``: send the patient a confirmation of the new time."""
     new_id = uuid.uuid4()
     previous = old.status
     now = clock.utcnow()
@@ -296,6 +303,7 @@ async def move(
     new.rescheduled_from_id = old.id
     await session.flush()
     await mark_booked(session, new)
+    await messages.appointment_moved(session, old, new, confirm=confirm)
     offered = await release(session, old)
     await record(
         session, actor, client, "reschedule", old, {"rescheduled_to": str(new.id), **offered}

@@ -9,7 +9,7 @@ from datetime import time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clinic.locations import get_location
-from services.clinic.models import MessageSettings
+from services.clinic.models import Location, MessageSettings
 from services.clinic.schemas import MessageSettingsIn, MessageSettingsOut
 from services.clinic.types import (
     DEFAULT_LATE_CANCEL_MINUTES,
@@ -102,22 +102,32 @@ async def put_message_settings(
     return await get_message_settings(session, location_id)
 
 
-async def effective_message_settings(
-    session: AsyncSession, location_id: uuid.UUID, settings: Settings | None = None
+def combine(
+    location: Location, saved: MessageSettings | None, settings: Settings
 ) -> EffectiveMessageSettings:
-    """The location's settings (or the defaults), with the development overrides
-    ``CLINIC_REMINDER_OFFSETS`` and ``CLINIC_QUIET_HOURS`` applied on top."""
-    settings = settings or get_settings()
-    location = await get_location(session, location_id)
-    saved = await get_message_settings(session, location_id)
-    offsets = settings.reminder_offsets_minutes or saved.reminder_offsets_minutes
-    quiet = settings.quiet_hours_window or (saved.quiet_start, saved.quiet_end)
+    """The location's saved settings (or the defaults), with the development overrides
+    ``CLINIC_REMINDER_OFFSETS`` and ``CLINIC_QUIET_HOURS`` applied on top. Pure, so the
+    API (async) and the workers (sync) compute it the same way."""
+    offsets = settings.reminder_offsets_minutes or (
+        saved.reminder_offsets_minutes if saved else list(DEFAULT_REMINDER_OFFSETS)
+    )
+    quiet = settings.quiet_hours_window or (
+        (saved.quiet_start, saved.quiet_end) if saved else (DEFAULT_QUIET_START, DEFAULT_QUIET_END)
+    )
     return EffectiveMessageSettings(
-        location_id=location_id,
+        location_id=location.id,
         time_zone=location.time_zone,
         reminder_offsets_minutes=tuple(sorted(offsets, reverse=True)),
         quiet_start=quiet[0],
         quiet_end=quiet[1],
-        sender_name=saved.sender_name or location.name,
-        late_cancel_minutes=saved.late_cancel_minutes,
+        sender_name=(saved.sender_name if saved else None) or location.name,
+        late_cancel_minutes=saved.late_cancel_minutes if saved else DEFAULT_LATE_CANCEL_MINUTES,
     )
+
+
+async def effective_message_settings(
+    session: AsyncSession, location_id: uuid.UUID, settings: Settings | None = None
+) -> EffectiveMessageSettings:
+    location = await get_location(session, location_id)
+    saved = await session.get(MessageSettings, location_id)
+    return combine(location, saved, settings or get_settings())

@@ -17,7 +17,7 @@ from services.clinic.lookup import (
     rooms_of_kind,
     works_at,
 )
-from services.clinic.messages import EffectiveMessageSettings, effective_message_settings
+from services.clinic.messages import EffectiveMessageSettings, combine, effective_message_settings
 from services.clinic.models import AppointmentType, Location, Practitioner, Room
 from services.clinic.practitioners import get_practitioner
 
@@ -30,6 +30,7 @@ __all__ = [
     "Room",
     "booking_setup",
     "clip",
+    "combine",
     "default_location",
     "effective_message_settings",
     "get_appointment_type",

@@ -7,10 +7,12 @@ import hmac
 import secrets
 
 TOKEN_BYTES = 32  # 256 bits
+# Links in text messages: 128 random bits (22 characters) keep a reminder in one segment.
+LINK_TOKEN_BYTES = 16
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
+def new_token(nbytes: int = TOKEN_BYTES) -> str:
+    return secrets.token_urlsafe(nbytes)
 
 
 def hash_token(token: str, secret_key: str) -> bytes:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,14 +45,9 @@ async def history(session: AsyncSession, patient_id: uuid.UUID) -> Sequence[Pati
     ).all()
 
 
-async def current(
-    session: AsyncSession, patient_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, ConsentState]:
-    """The newest decision per patient and channel (no row: no consent)."""
-    states = {patient_id: ConsentState() for patient_id in patient_ids}
-    if not patient_ids:
-        return states
-    rows = await session.execute(
+def current_statement(patient_ids: Sequence[uuid.UUID]) -> Select[uuid.UUID, str, bool]:
+    """(patient, channel, granted) of the newest decision per patient and channel."""
+    return (
         select(PatientConsent.patient_id, PatientConsent.channel, PatientConsent.granted)
         .where(PatientConsent.patient_id.in_(patient_ids))
         .ext(distinct_on(PatientConsent.patient_id, PatientConsent.channel))
@@ -63,6 +58,15 @@ async def current(
             PatientConsent.id.desc(),
         )
     )
-    for patient_id, channel, granted in rows:
+
+
+async def current(
+    session: AsyncSession, patient_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ConsentState]:
+    """The newest decision per patient and channel (no row: no consent)."""
+    states = {patient_id: ConsentState() for patient_id in patient_ids}
+    if not patient_ids:
+        return states
+    for patient_id, channel, granted in await session.execute(current_statement(patient_ids)):
         setattr(states[patient_id], channel, granted)
     return states

@@ -1,0 +1,61 @@
+"""Message text from Jinja2 templates: first name, clinic, local time, link. Nothing clinical.
+
+Templates live in ``templates/messages/{kind}.{channel}.txt``; an email template's first
+line is its subject. Text messages are one line, kept within one GSM-7 segment for usual
+names and clinic names (``gsm.segments`` counts what was sent).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+# Plain text, never HTML: nothing to escape, and a name like "O'Neil" must stay as typed.
+_TEXT = Environment(  # noqa: S701
+    loader=PackageLoader("services.messaging", "templates/messages"),
+    undefined=StrictUndefined,
+)
+_BLANK_LINES = re.compile(r"\n\s*\n(\s*\n)+")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str  # empty for SMS
+    body: str
+
+
+def when_text(instant: datetime, zone: ZoneInfo) -> str:
+    """``Wed Dec 9 at 10:00 AM``: the clinic's local wall clock, no year, no zone name."""
+    local = instant.astimezone(zone)
+    hour = local.hour % 12 or 12
+    return f"{local:%a %b} {local.day} at {hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def render(
+    kind: str,
+    channel: str,
+    *,
+    first_name: str,
+    clinic: str,
+    starts_at: datetime,
+    zone: ZoneInfo,
+    link: str | None,
+    phone: str | None,
+    moved: bool = False,
+) -> Rendered:
+    text = _TEXT.get_template(f"{kind}.{channel}.txt").render(
+        first_name=first_name,
+        clinic=clinic,
+        when=when_text(starts_at, zone),
+        link=link,
+        phone=phone,
+        moved=moved,
+    )
+    if channel == "sms":
+        return Rendered(subject="", body=" ".join(text.split()))
+    subject, _, body = text.strip().partition("\n")
+    return Rendered(subject=subject.strip(), body=_BLANK_LINES.sub("\n\n", body).strip() + "\n")
