@@ -12,11 +12,12 @@ Reliability settings, and why:
 from __future__ import annotations
 
 from celery import Celery
+from celery.app import trace
 from celery.signals import setup_logging
 
 from services.core.logging import configure_logging
 from services.core.settings import SettingsError, get_settings
-from workers.schedule import BEAT_SCHEDULE
+from workers.schedule import beat_schedule
 
 TASK_TIME_LIMIT = 300
 VISIBILITY_TIMEOUT = 3600
@@ -30,7 +31,7 @@ def create_celery() -> Celery:
         )
     # Beat keeps its schedule state here; a fresh container has no such folder yet.
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = Celery("clinic", include=["workers.tasks.maintenance"])
+    app = Celery("clinic", include=["workers.tasks.maintenance", "workers.tasks.messages"])
     app.conf.update(
         broker_url=settings.redis_url,
         result_backend=settings.redis_url,
@@ -49,10 +50,26 @@ def create_celery() -> Celery:
         result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        beat_schedule=BEAT_SCHEDULE,
+        task_default_queue=settings.task_queue,
+        beat_schedule=beat_schedule(settings),
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )
     return app
+
+
+def _quiet_failure_lines() -> None:
+    """Celery's task failure and retry lines end with ``repr(exception)``, which can quote
+    patient data (a database error shows the row). Ours name the task only; the exception
+    is still logged, reduced to its class and frames (services/core/logging.py)."""
+    line = "Task %(name)s[%(id)s] %(description)s"
+    trace.log_policy_unexpected = trace.log_policy_unexpected._replace(format=line)
+    trace.log_policy_expected = trace.log_policy_expected._replace(format=line)
+    trace.log_policy_internal = trace.log_policy_internal._replace(format=line)
+    trace.log_policy_reject = trace.log_policy_reject._replace(format="Task %(name)s[%(id)s]")
+    trace.LOG_RETRY = "Task %(name)s[%(id)s] retry"
+
+
+_quiet_failure_lines()
 
 
 @setup_logging.connect

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "purge-expired-sessions": {
-        "task": "workers.tasks.maintenance.purge_expired_sessions",
-        "schedule": 600.0,
-    },
-}
+from services.core.settings import Settings
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    # Two beats running at once are harmless: the dispatcher and reaper claim rows with
+    # SKIP LOCKED, and the purge is idempotent.
+    return {
+        "purge-expired-sessions": {
+            "task": "workers.tasks.maintenance.purge_expired_sessions",
+            "schedule": 600.0,
+        },
+        "dispatch-due-messages": {
+            "task": "workers.tasks.messages.dispatch_due",
+            "schedule": settings.dispatch_interval_seconds,
+        },
+        "reap-queued-messages": {
+            "task": "workers.tasks.messages.reap_queued",
+            # Often enough that a stuck message waits about the timeout, not twice it.
+            "schedule": float(min(60, max(1, settings.queued_timeout_seconds // 2))),
+        },
+    }

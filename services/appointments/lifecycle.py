@@ -118,7 +118,7 @@ async def cancel_one(
     appointment: Appointment,
     data: Cancel,
     *,
-    actor: Principal,
+    actor: Principal | None,
     client: ClientInfo,
     now: datetime,
     notify: bool = True,
@@ -130,7 +130,7 @@ async def cancel_one(
         session,
         appointment,
         CANCEL,
-        actor_id=actor.user_id,
+        actor_id=actor.user_id if actor else None,
         now=now,
         detail={"reason": data.reason.value, "late": late, "note": data.note},
     )

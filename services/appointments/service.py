@@ -49,16 +49,17 @@ def may_access(principal: Principal, _: Appointment) -> bool:
 
 async def record(
     session: AsyncSession,
-    actor: Principal,
+    actor: Principal | None,
     client: ClientInfo,
     action: str,
     appointment: Appointment,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """An audit row for an appointment; it names the patient, whose data this is."""
+    """An audit row for an appointment; it names the patient, whose data this is.
+    ``actor`` None: the patient, through a link in a message."""
     await audit.record_for_patient(
         session,
-        actor_id=actor.user_id,
+        actor_id=actor.user_id if actor else None,
         action=action,
         resource_type=RESOURCE,
         resource_id=appointment.id,

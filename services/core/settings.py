@@ -126,6 +126,9 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Base URL of the API as patients reach it; links in messages start with it.",
     )
+    task_queue: str = Field(
+        default="clinic", description="Celery queue the API, beat and workers share."
+    )
     dispatch_interval_seconds: float = Field(
         default=15, gt=0, description="How often the dispatcher looks for due messages."
     )

@@ -21,6 +21,7 @@ from services.appointments.models import Appointment
 from services.clinic.service import effective_message_settings
 from services.core import clock
 from services.messaging.models import Message, MessageEvent
+from services.messaging.outbox import Event, event_rows
 from services.messaging.timing import QuietHours, earliest_allowed, reminder_at
 from services.patients.consents import current
 from services.patients.models import Patient
@@ -111,21 +112,9 @@ async def _write(
     )
 
 
-async def add_events(
-    session: AsyncSession, events: Sequence[tuple[uuid.UUID, str, dict[str, object]]]
-) -> None:
+async def add_events(session: AsyncSession, events: Sequence[Event]) -> None:
     if events:
-        await session.execute(
-            insert(MessageEvent),
-            [
-                {"message_id": message_id, "status": status, "detail": _clean(detail)}
-                for message_id, status, detail in events
-            ],
-        )
-
-
-def _clean(detail: dict[str, object]) -> dict[str, object]:
-    return {key: value for key, value in detail.items() if value is not None}
+        await session.execute(insert(MessageEvent), event_rows(events))
 
 
 async def appointment_booked(

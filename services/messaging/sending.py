@@ -1,0 +1,226 @@
+"""Sending one queued message (sync, in a worker): re-check, render, send, record.
+
+The row stays locked ``FOR UPDATE`` from the re-check until the outcome commits. A cancel
+or move that touches the row meanwhile waits, then sees it sent; a cancel that committed
+first is seen here and nothing is sent. Two tasks for the same row (a reaped row whose
+first task was only late) run one after the other, and the second finds it no longer
+queued. Only a worker killed between the provider accepting and the commit can send a
+message twice; the Message-ID (email) and ``Idempotency-Key`` (SMS) are the row's id so a
+resend is recognisable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from services.appointments.models import Appointment, WaitlistEntry
+from services.clinic.models import MessageSettings
+from services.clinic.service import EffectiveMessageSettings, Location, combine
+from services.core.settings import Settings
+from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
+from services.messaging import gsm
+from services.messaging.models import AppointmentLink, Message
+from services.messaging.outbox import add_events
+from services.messaging.render import Rendered, render
+from services.messaging.timing import QuietHours
+from services.patients.consents import current_statement
+from services.patients.models import Patient
+from workers.channels.base import Outgoing, SendFailure
+
+log = structlog.get_logger(__name__)
+
+Deliver = Callable[[Outgoing, Settings], str]
+# Kinds that remind of an appointment still to come and carry a confirm/cancel link.
+ABOUT_UPCOMING = ("confirmation", "reminder")
+UPCOMING = ("booked", "confirmed")
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Defer:
+    until: datetime
+
+
+@dataclass
+class Facts:
+    message: Message
+    patient: Patient
+    appointment: Appointment
+    location: Location
+    settings: EffectiveMessageSettings
+
+
+def _facts(session: Session, message: Message, settings: Settings) -> Facts:
+    patient = session.get_one(Patient, message.patient_id)
+    appointment = session.get_one(Appointment, message.appointment_id)
+    location = session.get_one(Location, message.location_id)
+    saved = session.get(MessageSettings, message.location_id)
+    return Facts(message, patient, appointment, location, combine(location, saved, settings))
+
+
+def _consents(session: Session, patient: Patient, channel: str) -> bool:
+    for _, decided, granted in session.execute(current_statement([patient.id])):
+        if decided == channel:
+            return bool(granted)
+    return False
+
+
+def _appointment_check(session: Session, facts: Facts, now: datetime) -> str | None:
+    message, appointment = facts.message, facts.appointment
+    if message.kind == "cancellation":
+        return None if appointment.status == "cancelled" else "appointment_not_cancelled"
+    if now >= appointment.starts_at:
+        return "too_late"
+    if message.kind == "waitlist_offer":
+        still_offered = session.scalar(
+            select(WaitlistEntry.id).where(
+                WaitlistEntry.offered_appointment_id == appointment.id,
+                WaitlistEntry.patient_id == message.patient_id,
+                WaitlistEntry.status == "offered",
+            )
+        )
+        return None if still_offered else "offer_closed"
+    if appointment.status not in UPCOMING:
+        return "appointment_" + appointment.status
+    if appointment.starts_at != message.appointment_starts_at:
+        return "appointment_moved"
+    return None
+
+
+def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None:
+    """Why this message must not go out now (None: send it)."""
+    patient = facts.patient
+    if patient.status != "active":
+        return Skip("patient_archived")
+    channel = patient.preferred_channel  # the patient may have changed it since
+    if channel == "none":
+        return Skip("no_channel")
+    if not (patient.phone if channel == "sms" else patient.email):
+        return Skip("no_contact")
+    if not _consents(session, patient, channel):
+        return Skip("no_consent")
+    facts.message.channel = channel
+    problem = _appointment_check(session, facts, now)
+    if problem:
+        return Skip(problem)
+    quiet = QuietHours(
+        facts.settings.quiet_start, facts.settings.quiet_end, ZoneInfo(patient.time_zone)
+    )
+    if quiet.contains(now):
+        until = quiet.ends(now)
+        if facts.message.kind != "cancellation" and until >= facts.appointment.starts_at:
+            return Skip("quiet_hours")
+        return Defer(until)
+    return None
+
+
+def _link(session: Session, facts: Facts, settings: Settings) -> str | None:
+    """A fresh confirm/cancel link for this message (a retry replaces the unsent one)."""
+    if facts.message.kind not in ABOUT_UPCOMING:
+        return None
+    token = new_token(LINK_TOKEN_BYTES)
+    values = {
+        "token_hash": hash_token(token, settings.secret_key),
+        "message_id": facts.message.id,
+        "appointment_id": facts.appointment.id,
+        "expires_at": facts.appointment.starts_at,
+    }
+    statement = pg_insert(AppointmentLink).values(values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[AppointmentLink.message_id],
+            set_={"token_hash": statement.excluded.token_hash, "expires_at": values["expires_at"]},
+        )
+    )
+    return f"{settings.public_url.rstrip('/')}/a/{token}"
+
+
+def _phone(location: Location) -> str | None:
+    if not location.phone:
+        return None
+    return phonenumbers.format_number(
+        phonenumbers.parse(location.phone), phonenumbers.PhoneNumberFormat.NATIONAL
+    )
+
+
+def compose(session: Session, facts: Facts, settings: Settings) -> Rendered:
+    patient, appointment = facts.patient, facts.appointment
+    return render(
+        facts.message.kind,
+        facts.message.channel,
+        first_name=patient.preferred_name or patient.given_name,
+        clinic=facts.settings.sender_name,
+        starts_at=appointment.starts_at,
+        zone=ZoneInfo(facts.location.time_zone),
+        link=_link(session, facts, settings),
+        phone=_phone(facts.location),
+        moved=appointment.rescheduled_from_id is not None,
+    )
+
+
+def _retry_at(message: Message, now: datetime, settings: Settings) -> datetime:
+    return now + timedelta(seconds=settings.send_retry_seconds * 2 ** (message.attempts - 1))
+
+
+def send_one(
+    session: Session, message_id: uuid.UUID, settings: Settings, deliver: Deliver, now: datetime
+) -> str:
+    """Send ``message_id`` if it is still queued and still applies; answers the outcome
+    (the status it ended in, or ``not_queued``). The caller commits."""
+    message = session.get(Message, message_id, with_for_update=True)
+    if message is None or message.status != "queued":
+        return "not_queued"
+    facts = _facts(session, message, settings)
+    verdict = decide(session, facts, now)
+    message.updated_at = now
+    message.queued_at = None
+    if isinstance(verdict, Skip):
+        message.status, message.reason = "skipped", verdict.reason
+        add_events(session, [(message.id, "skipped", {"reason": verdict.reason})])
+        return "skipped"
+    if isinstance(verdict, Defer):
+        message.status, message.send_at = "pending", verdict.until
+        add_events(session, [(message.id, "pending", {"deferred": "quiet_hours"})])
+        return "deferred"
+    rendered = compose(session, facts, settings)
+    patient = facts.patient
+    outgoing = Outgoing(
+        message_id=message.id,
+        channel=message.channel,
+        to=(patient.phone if message.channel == "sms" else patient.email) or "",
+        subject=rendered.subject,
+        body=rendered.body,
+        sender_name=facts.settings.sender_name,
+    )
+    message.attempts += 1
+    try:
+        provider_id = deliver(outgoing, settings)
+    except SendFailure as failure:
+        message.last_error = failure.code
+        if failure.permanent or message.attempts >= settings.send_max_attempts:
+            message.status, message.reason = "failed", failure.code
+            add_events(session, [(message.id, "failed", {"error": failure.code})])
+            log.warning("message failed", message_id=str(message.id), error=failure.code)
+            return "failed"
+        message.status, message.send_at = "pending", _retry_at(message, now, settings)
+        add_events(session, [(message.id, "pending", {"retry": failure.code})])
+        return "retry"
+    message.status, message.sent_at, message.provider_id = "sent", now, provider_id
+    message.segments = gsm.segments(rendered.body) if message.channel == "sms" else None
+    add_events(session, [(message.id, "sent", {"attempt": message.attempts})])
+    log.info("message sent", message_id=str(message.id), kind=message.kind, channel=message.channel)
+    return "sent"
