@@ -63,5 +63,11 @@ def earliest_allowed(instant: datetime, quiet: QuietHours) -> datetime:
 
 
 def reminder_at(starts_at: datetime, offset_minutes: int, quiet: QuietHours) -> datetime:
-    """``offset_minutes`` before the visit, moved earlier out of quiet hours."""
-    return latest_allowed(starts_at - timedelta(minutes=offset_minutes), quiet)
+    """``offset_minutes`` before the visit, moved earlier out of quiet hours.
+
+    Whole days count on the patient's calendar (48h before Monday 09:00 is Saturday 09:00
+    even when the clocks change on Sunday); the rest counts in real minutes."""
+    days, minutes = divmod(offset_minutes, 24 * 60)
+    local = starts_at.astimezone(quiet.zone)
+    day_before = local_instant(local.date() - timedelta(days=days), local.time(), quiet.zone)
+    return latest_allowed(day_before - timedelta(minutes=minutes), quiet)
