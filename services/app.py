@@ -22,6 +22,7 @@ from services.core.logging import configure_logging
 from services.core.middleware import RequestContextMiddleware
 from services.core.openapi import install_openapi
 from services.core.settings import Settings, SettingsError, get_settings
+from services.messaging import metrics as messaging_metrics
 from services.notes.patient_router import router as patient_notes_router
 from services.notes.router import router as notes_router
 from services.notes.templates_router import router as note_templates_router
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = db
+    app.state.metrics_sources = [messaging_metrics.exposition]
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.database import Database
 from services.core.errors import ServiceUnavailable
@@ -68,7 +69,18 @@ async def readyz(request: Request) -> dict[str, object]:
     return {"status": "ok", "checks": {name: "ok" for name in checks}}
 
 
+MetricsSource = Callable[[AsyncSession], Awaitable[bytes]]
+
+
 @router.get("/metrics", response_class=Response)
-async def metrics() -> Response:
-    """Prometheus metrics: request counts and latency by route template."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: request counts and latency by route template, and what the
+    domains add (``app.state.metrics_sources``, read from the database at each scrape)."""
+    body = generate_latest()
+    database: Database = request.app.state.database
+    sources: list[MetricsSource] = request.app.state.metrics_sources
+    if sources:
+        async with database.sessionmaker() as session:
+            for source in sources:
+                body += await source(session)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

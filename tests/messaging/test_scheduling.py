@@ -263,3 +263,21 @@ async def test_a_waitlist_offer_goes_through_the_outbox(
     assert response.status_code == 200, response.text
     offers = [m for m in await messages_of(session, made["id"]) if m.kind == "waitlist_offer"]
     assert [(m.patient_id, m.status) for m in offers] == [(waiting.id, "pending")]
+
+
+async def test_metrics_count_final_messages_and_show_the_due_lag(
+    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
+) -> None:
+    await reachable(session, clinic.patients[0])
+    made = await booked(client, clinic.desk, clinic.body(at(clinic.monday, "10:00")))
+    rows = await messages_of(session, made["id"])
+    rows[0].status, rows[0].sent_at = "sent", datetime.now(UTC)
+    rows[1].send_at = datetime.now(UTC) - timedelta(minutes=5)
+    await session.flush()
+
+    text = (await client.get("/metrics")).text
+    assert 'clinic_messages_total{channel="sms",kind="confirmation",status="sent"} 1.0' in text
+    lag = next(
+        line for line in text.splitlines() if line.startswith("clinic_messages_due_lag_seconds ")
+    )
+    assert 290 <= float(lag.split()[1]) < 400
