@@ -176,6 +176,11 @@ def _retry_at(message: Message, now: datetime, settings: Settings) -> datetime:
     return now + timedelta(seconds=settings.send_retry_seconds * 2 ** (message.attempts - 1))
 
 
+def _leave_queue(message: Message, status: str, now: datetime) -> None:
+    # Status and queued_at change together (a CHECK constraint ties them).
+    message.status, message.queued_at, message.updated_at = status, None, now
+
+
 def send_one(
     session: Session, message_id: uuid.UUID, settings: Settings, deliver: Deliver, now: datetime
 ) -> str:
@@ -186,14 +191,14 @@ def send_one(
         return "not_queued"
     facts = _facts(session, message, settings)
     verdict = decide(session, facts, now)
-    message.updated_at = now
-    message.queued_at = None
     if isinstance(verdict, Skip):
-        message.status, message.reason = "skipped", verdict.reason
+        _leave_queue(message, "skipped", now)
+        message.reason = verdict.reason
         add_events(session, [(message.id, "skipped", {"reason": verdict.reason})])
         return "skipped"
     if isinstance(verdict, Defer):
-        message.status, message.send_at = "pending", verdict.until
+        _leave_queue(message, "pending", now)
+        message.send_at = verdict.until
         add_events(session, [(message.id, "pending", {"deferred": "quiet_hours"})])
         return "deferred"
     rendered = compose(session, facts, settings)
@@ -212,14 +217,17 @@ def send_one(
     except SendFailure as failure:
         message.last_error = failure.code
         if failure.permanent or message.attempts >= settings.send_max_attempts:
-            message.status, message.reason = "failed", failure.code
+            _leave_queue(message, "failed", now)
+            message.reason = failure.code
             add_events(session, [(message.id, "failed", {"error": failure.code})])
             log.warning("message failed", message_id=str(message.id), error=failure.code)
             return "failed"
-        message.status, message.send_at = "pending", _retry_at(message, now, settings)
+        _leave_queue(message, "pending", now)
+        message.send_at = _retry_at(message, now, settings)
         add_events(session, [(message.id, "pending", {"retry": failure.code})])
         return "retry"
-    message.status, message.sent_at, message.provider_id = "sent", now, provider_id
+    _leave_queue(message, "sent", now)
+    message.sent_at, message.provider_id = now, provider_id
     message.segments = gsm.segments(rendered.body) if message.channel == "sms" else None
     add_events(session, [(message.id, "sent", {"attempt": message.attempts})])
     log.info("message sent", message_id=str(message.id), kind=message.kind, channel=message.channel)

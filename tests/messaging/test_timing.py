@@ -14,7 +14,7 @@ NIGHT = QuietHours(time(21), time(8), CHICAGO)
 
 
 def chicago(*parts: int, fold: int = 0) -> datetime:
-    return datetime(*parts, tzinfo=CHICAGO).replace(fold=fold)  # type: ignore[misc]
+    return datetime(*parts, tzinfo=CHICAGO).replace(fold=fold)  # type: ignore[arg-type, misc]
 
 
 def wall(instant: datetime) -> tuple[str, str]:

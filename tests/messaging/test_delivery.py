@@ -1,0 +1,296 @@
+"""The outbox end to end: real worker and beat processes, real Redis, a real SMTP server.
+
+Fault tests kill the worker mid-batch, flush Redis mid-run and run two beats at once;
+afterwards every message must have reached the SMTP server, counted by Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from services.appointments.models import Appointment
+from services.clinic.models import MessageSettings
+from services.core.database import Database, sync_session_scope
+from services.core.settings import Settings
+from services.messaging.models import AppointmentLink, Message
+from services.messaging.schedule import appointment_booked, appointment_cancelled
+from services.messaging.sending import send_one
+from services.patients.models import PatientConsent
+from tests.conftest import TEST_SECRET
+from tests.fakes.smtp import SmtpSink
+from tests.messaging.outbox_world import (
+    World,
+    engine_for,
+    quiet_hours_away_from_now,
+    seed,
+    wait_until_sent,
+)
+from tests.servers import TEMPLATE_DB, Servers
+from workers import channels
+
+DB = "clinic_test_delivery"
+
+
+@pytest.fixture(scope="module")
+def database_url(servers: Servers) -> Iterator[str]:
+    url = servers.recreate_database(DB, template=TEMPLATE_DB)
+    yield url
+    servers.drop_database(DB)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def world(servers: Servers, database_url: str, smtp: SmtpSink, tmp_path: Path) -> Iterator[World]:
+    created = World.create(database_url, servers.redis_url, smtp.port, tmp_path)
+    yield created
+    created.stop()
+
+
+def unique_and_duplicates(sink: SmtpSink) -> tuple[int, int]:
+    counts = Counter(m.message_id for m in sink.messages())
+    return len(counts), sum(n - 1 for n in counts.values())
+
+
+def test_due_messages_reach_the_smtp_server_once_each(
+    world: World, smtp: SmtpSink, database_url: str
+) -> None:
+    ids = seed(database_url, 100)
+    world.worker()
+    world.beat()
+    wait_until_sent(database_url, ids, 90, world)
+    assert unique_and_duplicates(smtp) == (100, 0)
+    assert {m.message_id for m in smtp.messages()} >= {f"<{i}@localhost>" for i in ids[:5]}
+
+
+def test_a_killed_worker_and_two_beats_lose_nothing(
+    world: World, smtp: SmtpSink, database_url: str
+) -> None:
+    ids = seed(database_url, 1000)
+    first = world.worker()
+    world.beat()
+    world.beat()  # two schedulers claiming at once
+    smtp.wait_for(150, 90)
+    first.send_signal(signal.SIGKILL)  # mid-batch, maybe mid-send
+    first.wait(10)
+    world.worker()
+    wait_until_sent(database_url, ids, 180, world)
+    unique, duplicates = unique_and_duplicates(smtp)
+    print(f"kill test: {unique} unique messages, {duplicates} duplicates")
+    assert unique == 1000
+    # Only a send the kill interrupted after the server accepted it can repeat.
+    assert duplicates <= 1
+
+
+def test_redis_flushed_mid_run_loses_nothing(
+    world: World, smtp: SmtpSink, database_url: str, servers: Servers
+) -> None:
+    ids = seed(database_url, 300)
+    world.worker()
+    world.beat()
+    smtp.wait_for(40, 90)
+    redis.Redis.from_url(servers.redis_url).flushall()
+    wait_until_sent(database_url, ids, 120, world)
+    assert unique_and_duplicates(smtp) == (300, 0)
+
+
+async def _book(database_url: str, appointment_id: uuid.UUID) -> None:
+    database = Database.from_url(database_url, pool_size=1)
+    try:
+        async with database.session_scope() as session:
+            appointment = await session.get_one(Appointment, appointment_id)
+            await appointment_booked(session, appointment)
+    finally:
+        await database.dispose()
+
+
+def _visit_in(database_url: str, delay: timedelta) -> uuid.UUID:
+    """One booked visit ``delay`` from now (no messages yet), its location reminding 2h
+    before, with quiet hours away from now."""
+    seed(database_url, 1)
+    engine = engine_for(database_url)
+    with Session(engine) as session, session.begin():
+        appointment = session.scalars(
+            select(Appointment).order_by(Appointment.created_at.desc()).limit(1)
+        ).one()
+        session.execute(
+            update(Message)
+            .where(Message.appointment_id == appointment.id)
+            .values(status="cancelled")
+        )
+        starts = datetime.now(UTC).replace(microsecond=0) + delay
+        appointment.starts_at, appointment.ends_at = starts, starts + timedelta(minutes=30)
+        appointment.held_from, appointment.held_until = appointment.starts_at, appointment.ends_at
+        start, end = (int(p[:2]) for p in quiet_hours_away_from_now().split("-"))
+        quiet = MessageSettings(location_id=appointment.location_id, reminder_offsets_minutes=[120])
+        quiet.quiet_start, quiet.quiet_end = (
+            datetime.now(UTC).replace(hour=start, minute=0).time(),
+            datetime.now(UTC).replace(hour=end, minute=0).time(),
+        )
+        session.add(quiet)
+        appointment_id = appointment.id
+    engine.dispose()
+    return appointment_id
+
+
+def test_a_booking_confirms_at_once_and_reminds_at_the_due_time(
+    world: World, smtp: SmtpSink, database_url: str
+) -> None:
+    appointment_id = _visit_in(database_url, timedelta(hours=2, seconds=12))
+    world.worker()
+    world.beat()
+    asyncio.run(_book(database_url, appointment_id))
+    due = datetime.now(UTC) + timedelta(seconds=10)
+
+    confirmation = smtp.wait_for(1, 30)
+    assert len(confirmation) == 1 and "/a/" in confirmation[0].body
+    reminder = smtp.wait_for(2, 45)
+    arrived = datetime.now(UTC)
+    assert len(reminder) == 2, world.logs()[-3000:]
+    assert reminder[1].subject.startswith("Reminder")
+    assert due - timedelta(seconds=3) <= arrived <= due + timedelta(seconds=15)
+    engine = engine_for(database_url)
+    with engine.connect() as connection:
+        links = connection.execute(
+            select(AppointmentLink.expires_at).where(
+                AppointmentLink.appointment_id == appointment_id
+            )
+        ).all()
+    engine.dispose()
+    assert len(links) == 2  # one per message, expiring at the visit's start
+
+
+# In-process sends: the same send_one a worker runs, against the committed database.
+
+
+def _settings(database_url: str, smtp: SmtpSink) -> Settings:
+    return Settings(
+        env="test",
+        secret_key=TEST_SECRET,
+        database_url=database_url,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_security="none",
+        quiet_hours=quiet_hours_away_from_now(),
+    )
+
+
+def _queue(database_url: str, message_id: uuid.UUID) -> None:
+    engine = engine_for(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(status="queued", queued_at=datetime.now(UTC))
+        )
+    engine.dispose()
+
+
+def _send(database_url: str, message_id: uuid.UUID, settings: Settings) -> str:
+    engine = engine_for(database_url)
+    with sync_session_scope(engine) as session:
+        outcome = send_one(session, message_id, settings, channels.send, datetime.now(UTC))
+    engine.dispose()
+    return outcome
+
+
+async def _cancel(database_url: str, appointment_id: uuid.UUID) -> None:
+    database = Database.from_url(database_url, pool_size=1)
+    try:
+        async with database.session_scope() as session:
+            appointment = await session.get_one(Appointment, appointment_id, with_for_update=True)
+            appointment.status, appointment.cancel_reason = "cancelled", "patient"
+            await appointment_cancelled(session, appointment)
+    finally:
+        await database.dispose()
+
+
+def test_a_reminder_queued_when_the_cancel_commits_is_not_sent(
+    smtp: SmtpSink, database_url: str
+) -> None:
+    [message_id] = seed(database_url, 1)
+    _queue(database_url, message_id)
+    engine = engine_for(database_url)
+    with engine.connect() as connection:
+        appointment_id = connection.scalar(
+            select(Message.appointment_id).where(Message.id == message_id)
+        )
+    engine.dispose()
+    assert appointment_id is not None
+    asyncio.run(_cancel(database_url, appointment_id))
+
+    assert _send(database_url, message_id, _settings(database_url, smtp)) == "not_queued"
+    time.sleep(0.2)
+    assert smtp.messages() == []
+
+
+def test_consent_withdrawn_between_queue_and_send_skips_the_message(
+    smtp: SmtpSink, database_url: str
+) -> None:
+    [message_id] = seed(database_url, 1)
+    _queue(database_url, message_id)
+    engine = engine_for(database_url)
+    with Session(engine) as session, session.begin():
+        patient_id = session.scalar(select(Message.patient_id).where(Message.id == message_id))
+        assert patient_id is not None
+        session.add(
+            PatientConsent(
+                patient_id=patient_id,
+                channel="email",
+                granted=False,
+                method="phone",
+                recorded_at=datetime.now(UTC),
+            )
+        )
+    assert _send(database_url, message_id, _settings(database_url, smtp)) == "skipped"
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(Message.status, Message.reason).where(Message.id == message_id)
+        ).one()
+    engine.dispose()
+    assert tuple(row) == ("skipped", "no_consent")
+    assert smtp.messages() == []
+
+
+def test_a_refused_address_fails_and_a_busy_server_retries_later(
+    smtp: SmtpSink, database_url: str
+) -> None:
+    settings = _settings(database_url, smtp)
+    transient, permanent = seed(database_url, 2)
+    smtp.refuse_next, smtp.refuse_with = 1, "451 Try again later"
+    _queue(database_url, transient)
+    assert _send(database_url, transient, settings) == "retry"
+    smtp.refuse_next, smtp.refuse_with = 1, "550 No such user"
+    _queue(database_url, permanent)
+    assert _send(database_url, permanent, settings) == "failed"
+    engine = engine_for(database_url)
+    with engine.connect() as connection:
+        rows = {
+            row.id: row
+            for row in connection.execute(
+                select(Message.id, Message.status, Message.send_at, Message.last_error).where(
+                    Message.id.in_([transient, permanent])
+                )
+            )
+        }
+    engine.dispose()
+    assert rows[transient].status == "pending" and rows[transient].last_error == "smtp-451"
+    assert rows[transient].send_at > datetime.now(UTC) + timedelta(seconds=30)
+    assert (rows[permanent].status, rows[permanent].last_error) == ("failed", "smtp-550")
