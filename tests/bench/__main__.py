@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench import http, scheduling, search
+from tests.bench import http, messaging, scheduling, search
 
 if __name__ == "__main__":
     http.main()
@@ -10,3 +10,5 @@ if __name__ == "__main__":
     search.main()
     print()
     scheduling.main()
+    print()
+    messaging.main()

@@ -1,82 +1,218 @@
-"""A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives, for tests."""
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives.
+
+    server = FakeSmtpServer()        # or FakeSmtpServer(username="u", password="p")
+    server.start()
+    ... Settings(smtp_host=server.host, smtp_port=server.port, smtp_security="none")
+    server.reject_rcpt(550)          # the next RCPT gets "550 5.0.0 ..."; reject_data too
+    server.wait_for(1)               # -> [ReceivedEmail(...)]
+    server.stop()
+
+Also a context manager. The server runs its own event loop in a thread (aiosmtpd's
+Controller), so it serves synchronous code and Celery worker processes alike; everything
+shared with the test thread is guarded by one lock.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
 import time
-from dataclasses import dataclass
-from email.message import Message
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from types import TracebackType
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 @dataclass(frozen=True)
-class Received:
-    message_id: str
-    to: str
-    subject: str
+class ReceivedEmail:
+    mail_from: str | None
+    rcpt_tos: list[str]
+    message_id: str | None
+    to: str | None
+    subject: str | None
+    from_: str | None
     body: str
+    message: EmailMessage = field(repr=False)
+    raw: bytes = field(repr=False)
+
+
+def _parse(envelope: Envelope) -> ReceivedEmail:
+    raw = envelope.original_content or b""
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(preferencelist=("plain",))
+    body = part.get_content() if isinstance(part, EmailMessage) else ""
+    # SMTP carries CRLF line ends; tests compare with the "\n" text the template produced.
+    body = body.replace("\r\n", "\n")
+    return ReceivedEmail(
+        mail_from=envelope.mail_from,
+        rcpt_tos=list(envelope.rcpt_tos),
+        message_id=message["Message-ID"],
+        to=message["To"],
+        subject=message["Subject"],
+        from_=message["From"],
+        body=body,
+        message=message,
+        raw=raw,
+    )
 
 
 class _Handler:
-    def __init__(self, sink: SmtpSink) -> None:
-        self.sink = sink
+    """aiosmtpd calls these hooks on its loop thread."""
+
+    def __init__(self, server: FakeSmtpServer) -> None:
+        self.server = server
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self.server._take_rejection("rcpt")
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.sink.refuse_next:
-            self.sink.refuse_next -= 1
-            return self.sink.refuse_with
-        parsed: Message = email.message_from_bytes(envelope.content or b"")  # type: ignore[arg-type]
-        payload: Any = parsed.get_payload(decode=True) or b""
-        self.sink.add(
-            Received(
-                message_id=str(parsed["Message-ID"]),
-                to=str(parsed["To"]),
-                subject=str(parsed["Subject"]),
-                body=payload.decode(parsed.get_content_charset() or "utf-8"),
-            )
+        reply = self.server._take_rejection("data")
+        if reply:
+            return reply
+        self.server._record(_parse(envelope))
+        return "250 OK"
+
+
+class _Controller(Controller):
+    def _trigger_server(self) -> None:
+        # Bound to port 0 the first time: the real port is known only now.
+        assert isinstance(self.server, asyncio.Server)
+        self.port = self.server.sockets[0].getsockname()[1]
+        # What the base class does: one connection makes aiosmtpd build its SMTP instance
+        # (lazily), so a broken handler fails start() instead of the first test's send.
+        with socket.create_connection((self.hostname, self.port), timeout=1.0) as connection:
+            connection.recv(1024)
+
+
+class FakeSmtpServer:
+    def __init__(self, *, username: str | None = None, password: str | None = None) -> None:
+        self.host = "127.0.0.1"
+        self.username, self.password = username, password
+        self._lock = threading.Condition()
+        self._messages: list[ReceivedEmail] = []
+        self._rejections: dict[str, list[int]] = {"rcpt": [], "data": []}
+        self.logins: list[str] = []  # user names that logged in, one per session
+        self.port = 0  # any free port (parallel test runs never collide); set by start()
+        self._controller: _Controller | None = None
+
+    def start(self) -> FakeSmtpServer:
+        """Start serving (again): a restart after ``stop()`` listens on the same port."""
+        if self._controller is not None:
+            return self
+        options: dict[str, Any] = {}
+        if self.username is not None:
+            # Plain AUTH without TLS: fine on loopback, and the client under test speaks
+            # it whenever CLINIC_SMTP_USERNAME is set.
+            options = {"authenticator": self._authenticate, "auth_require_tls": False}
+        # A new controller each time: a stopped one has closed its event loop for good.
+        # server_hostname: skips a reverse DNS lookup (getfqdn) that can take seconds.
+        controller = _Controller(
+            _Handler(self),
+            hostname=self.host,
+            port=self.port,
+            server_hostname="localhost",
+            **options,
         )
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class SmtpSink:
-    """``refuse_next``/``refuse_with``: answer the next DATA commands with an error."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.received: list[Received] = []
-        self.refuse_next = 0
-        self.refuse_with = "451 Try again later"
-        self._lock = threading.Lock()
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
-
-    def start(self) -> SmtpSink:
-        self._controller.start()
+        controller.start()
+        self.port = controller.port
+        self._controller = controller
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        """Stop serving and release the port; safe to call twice."""
+        if self._controller is not None:
+            controller, self._controller = self._controller, None
+            controller.stop()
 
-    def add(self, message: Received) -> None:
+    def __enter__(self) -> FakeSmtpServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # Failure switches -----------------------------------------------------------------
+
+    def reject_rcpt(self, code: int, times: int = 1) -> None:
+        """Answer the next ``times`` RCPT commands with ``code`` (451, 550, ...)."""
+        self._queue_rejection("rcpt", code, times)
+
+    def reject_data(self, code: int, times: int = 1) -> None:
+        """Answer the next ``times`` messages' end of DATA with ``code``."""
+        self._queue_rejection("data", code, times)
+
+    def _queue_rejection(self, stage: str, code: int, times: int) -> None:
+        if not 400 <= code < 600:
+            raise ValueError(f"{code} is not an SMTP failure code (4xx or 5xx)")
         with self._lock:
-            self.received.append(message)
+            self._rejections[stage].extend([code] * times)
 
-    def messages(self) -> list[Received]:
+    def _take_rejection(self, stage: str) -> str | None:
         with self._lock:
-            return list(self.received)
+            queue = self._rejections[stage]
+            if not queue:
+                return None
+            code = queue.pop(0)
+        # An enhanced status code of the same class, as real servers send ("550 5.0.0 ...").
+        return f"{code} {code // 100}.0.0 Rejected by the test"
 
-    def wait_for(self, count: int, timeout: float) -> list[Received]:
+    # What arrived ---------------------------------------------------------------------
+
+    def _record(self, received: ReceivedEmail) -> None:
+        with self._lock:
+            self._messages.append(received)
+            self._lock.notify_all()
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login.decode() == self.username
+            and data.password.decode() == self.password
+        )
+        if ok:
+            with self._lock:
+                self.logins.append(data.login.decode())
+        # handled=False: aiosmtpd answers "535 5.7.8 Authentication credentials invalid".
+        return AuthResult(success=ok, handled=False)
+
+    @property
+    def messages(self) -> list[ReceivedEmail]:
+        """A copy: safe to read while the server keeps receiving."""
+        with self._lock:
+            return list(self._messages)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._messages.clear()
+            for queue in self._rejections.values():
+                queue.clear()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedEmail]:
+        """Block until at least ``count`` messages arrived; raises ``TimeoutError``."""
         deadline = time.monotonic() + timeout
-        while len(self.messages()) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.messages()
+        with self._lock:
+            while len(self._messages) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{len(self._messages)} of {count} emails arrived")
+                self._lock.wait(left)
+            return list(self._messages)

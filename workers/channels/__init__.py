@@ -1,4 +1,8 @@
-"""Where a message goes: SMTP or the SMS provider when configured, else the outbox folder."""
+"""Channels: how a rendered message leaves the building.
+
+``send`` picks the real channel when it is configured and the outbox folder otherwise, so
+development and tests never need an SMTP server or an SMS account.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,15 @@ __all__ = ["Outgoing", "SendFailure", "send"]
 
 
 def send(outgoing: Outgoing, settings: Settings) -> str:
-    if outgoing.channel == "email" and settings.smtp_host:
-        return send_email(outgoing, settings)
-    if outgoing.channel == "sms" and settings.sms_account_sid:
-        return send_sms(outgoing, settings)
-    return write_to_outbox(outgoing, settings)
+    """Send one message; returns the channel's id for it (a Message-ID, a provider sid or
+    ``file:<id>.txt``). Raises ``SendFailure``."""
+    if outgoing.channel == "email":
+        if settings.smtp_host:
+            return send_email(outgoing, settings)
+        return write_to_outbox(outgoing, settings)
+    if outgoing.channel == "sms":
+        if settings.sms_account_sid:
+            return send_sms(outgoing, settings)
+        return write_to_outbox(outgoing, settings)
+    # "none" rows are skipped before they get here; anything else is a bug upstream.
+    raise SendFailure("unknown-channel", permanent=True)

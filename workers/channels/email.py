@@ -1,4 +1,9 @@
-"""Email over SMTP (``smtplib``): STARTTLS, implicit TLS or plain, per settings."""
+"""Email over SMTP, with the standard library.
+
+Failures become ``SendFailure`` with the SMTP reply code only: the server's reply text and
+smtplib's exceptions quote the recipient's address, so neither is kept, and each failure
+is raised ``from None`` so a logged traceback does not carry them either.
+"""
 
 from __future__ import annotations
 
@@ -10,56 +15,89 @@ from email.utils import formataddr, formatdate
 from services.core.settings import Settings, SmtpSecurity
 from workers.channels.base import Outgoing, SendFailure
 
+# A refused login is the operator's to fix, not the patient's address: transient, so the
+# messages go out once the configuration is corrected instead of all failing for good.
+_AUTH_FAILED = 535
 
-def message_id(outgoing: Outgoing, settings: Settings) -> str:
-    """The row's id: a resend of the same message carries the same Message-ID."""
+
+def message_id_for(outgoing: Outgoing, settings: Settings) -> str:
+    """``<row id@sender domain>``: the same for every attempt of one message, so a resend
+    after a lost reply is recognisable (and deduplicated by some receiving servers)."""
     domain = settings.email_from.rpartition("@")[2] or "localhost"
     return f"<{outgoing.message_id}@{domain}>"
 
 
-def _compose(outgoing: Outgoing, settings: Settings) -> EmailMessage:
-    email = EmailMessage()
-    email["From"] = formataddr((outgoing.sender_name, settings.email_from))
-    email["To"] = outgoing.to
-    email["Subject"] = outgoing.subject
-    email["Date"] = formatdate(localtime=False)
-    email["Message-ID"] = message_id(outgoing, settings)
-    email.set_content(outgoing.body)
-    return email
+def build_message(outgoing: Outgoing, settings: Settings) -> EmailMessage:
+    message = EmailMessage()
+    # formataddr encodes a non-ASCII display name ("Clínica Núñez") as an RFC 2047 word.
+    message["From"] = formataddr((outgoing.sender_name, settings.email_from))
+    message["To"] = outgoing.to
+    message["Subject"] = outgoing.subject
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = message_id_for(outgoing, settings)
+    message.set_content(outgoing.body, charset="utf-8")
+    return message
 
 
 def _connect(settings: Settings) -> smtplib.SMTP:
-    host, port, timeout = (
-        settings.smtp_host or "",
-        settings.smtp_port,
-        settings.smtp_timeout_seconds,
-    )
+    assert settings.smtp_host is not None
+    host, port, timeout = settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds
     if settings.smtp_security is SmtpSecurity.ssl:
         return smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
-    connection = smtplib.SMTP(host, port, timeout=timeout)
+    smtp = smtplib.SMTP(host, port, timeout=timeout)
     if settings.smtp_security is SmtpSecurity.starttls:
-        connection.starttls(context=ssl.create_default_context())
-    return connection
+        try:
+            smtp.starttls(context=ssl.create_default_context())
+        except BaseException:
+            smtp.close()
+            raise
+    return smtp
+
+
+def _deliver(message: EmailMessage, settings: Settings) -> None:
+    smtp = _connect(settings)
+    try:
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password or "")
+        smtp.send_message(message)
+    finally:
+        # Not ``with smtplib.SMTP(...)``: its exit raises when QUIT gets an odd reply,
+        # which would report an accepted message as failed and send it again.
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
+def _failure(code: int) -> SendFailure:
+    permanent = 500 <= code < 600 and code != _AUTH_FAILED
+    return SendFailure(f"smtp-{code}", permanent=permanent)
 
 
 def send_email(outgoing: Outgoing, settings: Settings) -> str:
-    """Answers the Message-ID. A 5xx refusal is permanent; 4xx and network trouble are
-    transient (retried). A login refused is transient too: an operator must fix it."""
-    email = _compose(outgoing, settings)
+    """Send one email; returns its Message-ID (``<uuid@domain>``, angle brackets included).
+
+    5xx replies to the sender, the recipient or the data are permanent; 4xx replies,
+    authentication failures and network errors are transient.
+    """
     try:
-        with _connect(settings) as connection:
-            if settings.smtp_username:
-                connection.login(settings.smtp_username, settings.smtp_password or "")
-            connection.send_message(email)
+        message = build_message(outgoing, settings)
+    except (ValueError, TypeError):
+        # A header with a line break or similar: the same content fails every time.
+        raise SendFailure("email-invalid-message", permanent=True) from None
+    try:
+        _deliver(message, settings)
     except smtplib.SMTPRecipientsRefused as error:
+        # One recipient per message: its reply code decides (450 greylisting vs 550).
         codes = [code for code, _ in error.recipients.values()]
-        code = codes[0] if codes else 550
-        raise SendFailure(f"smtp-{code}", permanent=500 <= code < 600) from None
-    except smtplib.SMTPAuthenticationError as error:
-        raise SendFailure(f"smtp-{error.smtp_code}", permanent=False) from None
+        raise _failure(min(codes, default=550)) from None
     except smtplib.SMTPResponseException as error:
-        code = error.smtp_code
-        raise SendFailure(f"smtp-{code}", permanent=500 <= code < 600) from None
+        # Covers SMTPSenderRefused, SMTPDataError, SMTPAuthenticationError, SMTPHeloError.
+        raise _failure(error.smtp_code) from None
     except (smtplib.SMTPException, OSError) as error:
-        raise SendFailure(type(error).__name__, permanent=False) from None
-    return str(email["Message-ID"])
+        # Connection refused or dropped, timeouts, TLS errors, no STARTTLS on the server.
+        # smtplib reports a timed-out reply as SMTPServerDisconnected; name the cause.
+        cause = error.__context__ if isinstance(error, smtplib.SMTPServerDisconnected) else None
+        name = type(cause if isinstance(cause, OSError) else error).__name__
+        raise SendFailure(name, permanent=False) from None
+    return message_id_for(outgoing, settings)

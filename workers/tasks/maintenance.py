@@ -43,3 +43,9 @@ def purge_expired_sessions() -> dict[str, int]:
         )
         keys = _deleted(session, delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
     return {"sessions": sessions, "login_failures": failures, "idempotency_keys": keys}
+
+
+@celery_app.task(name="workers.tasks.maintenance.ping")
+def ping() -> str:
+    """Does nothing: a probe that a worker takes tasks (and the benchmark's floor)."""
+    return "pong"

@@ -1,0 +1,133 @@
+"""The outbox: due→sent throughput against a no-op Celery task, and the claim at 1,000,000.
+
+Throughput: one worker process (``--pool solo``) and one beat on the same Redis; the floor
+is the same worker running a no-op task (``workers.tasks.maintenance.ping``) sent straight
+to its queue, measured in the same run. The messages go by email to a local aiosmtpd sink.
+The ratio says how much of the worker's task budget the outbox's checks, rendering, SMTP
+and bookkeeping cost.
+
+Claim: 1,000,000 messages (1,000 of them due and pending), the dispatcher's claim
+statement executed and rolled back, timed at the database (EXPLAIN ANALYZE).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from celery import Celery
+from sqlalchemy import create_engine
+
+from services.messaging.outbox import claim_statement
+from tests.fakes.smtp import FakeSmtpServer
+from tests.messaging.outbox_world import World, seed, wait_until_sent
+from tests.servers import Servers, migrate, start_test_servers
+
+BENCH_DB = "clinic_bench_messaging"
+CLAIM_REPEAT = 30
+
+
+def _noop_per_second(world: World, redis_url: str, count: int) -> float:
+    client = Celery("bench-client", broker=redis_url, backend=redis_url)
+    queue = world.env["CLINIC_TASK_QUEUE"]
+    client.send_task("workers.tasks.maintenance.ping", queue=queue).get(timeout=60)  # warm
+    started = time.perf_counter()
+    results = [
+        client.send_task("workers.tasks.maintenance.ping", queue=queue) for _ in range(count)
+    ]
+    results[-1].get(timeout=600)  # one solo worker, one queue: the last one finishes last
+    elapsed = time.perf_counter() - started
+    assert all(r.ready() for r in results)
+    return count / elapsed
+
+
+def _sent_per_second(world: World, url: str, count: int) -> float:
+    started = time.perf_counter()
+    ids = seed(url, count)
+    wait_until_sent(url, ids, 900, world)
+    return count / (time.perf_counter() - started)
+
+
+def throughput(servers: Servers, url: str, count: int) -> tuple[float, float]:
+    sink = FakeSmtpServer().start()
+    world = World.create(
+        url,
+        servers.redis_url,
+        sink.port,
+        Path(tempfile.mkdtemp(prefix="bench-outbox-")),
+        CLINIC_DISPATCH_INTERVAL_SECONDS="0.2",
+        CLINIC_QUEUED_TIMEOUT_SECONDS="600",
+        CLINIC_LOG_LEVEL="WARNING",
+    )
+    try:
+        world.worker()
+        world.beat()
+        noop = _noop_per_second(world, servers.redis_url, count)
+        sent = _sent_per_second(world, url, count)
+        assert len({m.message_id for m in sink.messages}) == count
+    finally:
+        world.stop()
+        sink.stop()
+    return sent, noop
+
+
+def claim_ms(libpq_url: str, total: int) -> tuple[list[float], str]:
+    with psycopg.connect(libpq_url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO messages (kind, patient_id, location_id, channel, offset_minutes,"
+            " send_at, status, sent_at)"
+            " SELECT 'reminder', p.id, l.id, 'email', 100000 + n,"
+            " now() - interval '1 minute' * (n %% 10000),"
+            " CASE WHEN n %% 1000 = 0 THEN 'pending' ELSE 'sent' END,"
+            " CASE WHEN n %% 1000 = 0 THEN NULL ELSE now() END"
+            " FROM generate_series(1, %s) AS n,"
+            " (SELECT id FROM patients LIMIT 1) AS p, (SELECT id FROM locations LIMIT 1) AS l",
+            (total,),
+        )
+        connection.execute("VACUUM ANALYZE messages")
+        compiled = claim_statement(datetime.now(UTC), 500).compile(
+            dialect=create_engine("postgresql+psycopg://").dialect  # no connection is made
+        )
+        literals = {
+            name: psycopg.sql.Literal(value).as_string(connection)
+            for name, value in compiled.params.items()
+        }
+        sql = str(compiled) % literals
+        timings, plan = [], ""
+        for _ in range(CLAIM_REPEAT + 3):
+            with connection.transaction(force_rollback=True):
+                row = connection.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}").fetchone()
+            assert row is not None
+            explained = row[0][0]
+            timings.append(float(explained["Execution Time"]))
+            plan = json.dumps(explained["Plan"])
+    return timings[3:], plan
+
+
+def main() -> None:
+    count = int(os.environ.get("BENCH_MESSAGES", "2000"))
+    total = int(os.environ.get("BENCH_OUTBOX_ROWS", "1000000"))
+    servers = start_test_servers()
+    try:
+        url = servers.recreate_database(BENCH_DB)
+        try:
+            migrate(url)
+            sent, noop = throughput(servers, url, count)
+            claims, plan = claim_ms(servers.libpq_url(BENCH_DB), total)
+        finally:
+            servers.drop_database(BENCH_DB)
+    finally:
+        servers.stop()
+    print(f"outbox, {count:,} due messages by email to a local SMTP sink, one solo worker:")
+    print(f"  floor: no-op Celery task   {noop:8.1f} tasks/s")
+    print(f"  due -> sent                {sent:8.1f} messages/s   ratio {sent / noop:.2f}")
+    median = statistics.median(claims)
+    p95 = sorted(claims)[int(len(claims) * 0.95) - 1]
+    print(f"claim of 500 due rows at {total:,} messages: median {median:.2f} ms, p95 {p95:.2f} ms")
+    print(f"  uses the partial index ix_messages_due: {'ix_messages_due' in plan}")
