@@ -23,6 +23,7 @@ from services.core.middleware import RequestContextMiddleware
 from services.core.openapi import install_openapi
 from services.core.settings import Settings, SettingsError, get_settings
 from services.messaging import metrics as messaging_metrics
+from services.messaging.router import router as messaging_router
 from services.notes.patient_router import router as patient_notes_router
 from services.notes.router import router as notes_router
 from services.notes.templates_router import router as note_templates_router
@@ -39,6 +40,7 @@ ROUTERS = (
     notes_router,
     patient_notes_router,
     note_templates_router,
+    messaging_router,
 )
 
 

@@ -19,6 +19,9 @@ from services.core.settings import Settings
 from tests.factories import Factory
 
 PUBLIC = "public"  # no sign-in
+# No sign-in either, but the SMS provider's signature is the credential: without it every
+# caller is a 403, staff included (the test settings configure no auth token).
+PROVIDER_SIGNED = "provider-signed"
 ANY_STAFF = frozenset(Role)
 ADMIN = frozenset({Role.admin})
 # Role level only: which chiropractor (the practitioner themself) is checked per object,
@@ -111,6 +114,13 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/patients/{patient_id}/observations"): CHIROPRACTOR,
     ("GET", "/api/v1/appointment-types/{type_id}/note-template"): CHIROPRACTOR,
     ("PUT", "/api/v1/appointment-types/{type_id}/note-template"): CHIROPRACTOR,
+    # messaging: the patient's confirm/cancel page (the token in the link is the credential),
+    # the SMS provider's webhook, and the front desk's views of messages (every staff role)
+    ("GET", "/a/{token}"): PUBLIC,
+    ("POST", "/a/{token}"): PUBLIC,
+    ("POST", "/webhooks/sms"): PROVIDER_SIGNED,
+    ("GET", "/api/v1/messages"): ANY_STAFF,
+    ("GET", "/api/v1/inbound-sms"): ANY_STAFF,
 }
 
 IDENTITIES: list[Role | None] = [None, *Role]
@@ -144,6 +154,9 @@ async def test_route_admits_exactly_its_roles(
     response = await client.request(method, _concrete(path), headers=headers, json={})
     if allowed == PUBLIC:
         assert response.status_code not in (401, 403)
+    elif allowed == PROVIDER_SIGNED:
+        assert response.status_code == 403
+        assert response.headers["content-type"] == "application/problem+json"
     elif identity is None:
         assert response.status_code == 401
     elif identity in allowed:

@@ -1,6 +1,7 @@
 """The OpenAPI document says what the API really answers.
 
-Every error is ``application/problem+json`` with one ``Problem`` schema, and every
+Every error is ``application/problem+json`` with one ``Problem`` schema (except on the
+HTML pages for patients, whose error pages are HTML and documented so), and every
 operation that needs a sign-in documents 401 and 403, so schema checks (schemathesis)
 and generated clients see the truth.
 """
@@ -66,7 +67,8 @@ def _problem_responses(operation: dict[str, Any]) -> None:
     if "requestBody" in operation:
         responses.setdefault("400", {"description": "The body could not be decoded"})
     for status, response in responses.items():
-        if status[0] in "45":
+        # Patient pages answer their errors as HTML pages, and say so themselves.
+        if status[0] in "45" and "text/html" not in response.get("content", {}):
             response["content"] = _PROBLEM_CONTENT
 
 

@@ -1,0 +1,49 @@
+"""Server-rendered HTML for patients (confirm/cancel links): Jinja2, autoescaped, no script.
+
+Every page answers with the same protective headers: nothing cached (a shared phone or a
+proxy must not keep a patient's visit), no referrer (the token is in the URL), not indexed,
+and a Content-Security-Policy that allows no script, no external load, no framing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+_PAGES = Environment(
+    loader=PackageLoader("services.messaging", "templates/pages"),
+    autoescape=True,  # patient and clinic names are data, never markup
+    undefined=StrictUndefined,
+)
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    # frame-ancestors/X-Frame-Options: buttons that cancel a visit must not be clickjacked.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
+HTML_PAGE: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
+
+
+def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    body = _PAGES.get_template(template).render(**context)
+    return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def long_when(instant: datetime, zone: ZoneInfo) -> str:
+    """``Wednesday, December 9 at 10:00 AM``: the clinic's wall clock, spelled out."""
+    local = instant.astimezone(zone)
+    hour = local.hour % 12 or 12
+    noon = "AM" if local.hour < 12 else "PM"
+    return f"{local:%A, %B} {local.day} at {hour}:{local:%M} {noon}"

@@ -1,0 +1,112 @@
+"""Many presses of one link at once (double taps, two open tabs), each request on its own
+connection against committed rows: exactly one changes the visit, the others see 410."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from services.app import create_app
+from services.appointments.models import Appointment, StatusChange
+from services.core.database import Database
+from services.core.settings import Settings
+from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
+from services.messaging.models import AppointmentLink, Message
+from tests.appointments.conftest import add_patient
+from tests.clinic.factories import ClinicFactory
+from tests.factories import Factory
+from tests.servers import TEMPLATE_DB, Servers
+
+pytestmark = pytest.mark.slow
+
+DB = "clinic_links_concurrency"
+PRESSES = 12
+
+
+@dataclass
+class Live:
+    client: httpx.AsyncClient
+    database: Database
+    appointment_id: uuid.UUID
+    token: str
+
+
+@pytest.fixture(scope="module")
+async def live(servers: Servers, settings: Settings) -> AsyncIterator[Live]:
+    url = servers.recreate_database(DB, template=TEMPLATE_DB)
+    database = Database.from_url(url, pool_size=PRESSES + 2)
+    token = new_token(LINK_TOKEN_BYTES)
+    async with database.sessionmaker() as session:
+        setup = ClinicFactory(Factory(session, settings))
+        location = await setup.location()
+        practitioner = await setup.practitioner(location)
+        kind = await setup.appointment_type()
+        patient = await add_patient(session)
+        start = datetime.now(UTC) + timedelta(days=3)
+        appointment = Appointment(
+            patient_id=patient.id,
+            practitioner_id=practitioner.id,
+            location_id=location.id,
+            appointment_type_id=kind.id,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=30),
+            held_from=start,
+            held_until=start + timedelta(minutes=30),
+        )
+        session.add(appointment)
+        await session.flush()
+        message = Message(
+            kind="confirmation",
+            patient_id=patient.id,
+            appointment_id=appointment.id,
+            appointment_starts_at=start,
+            location_id=location.id,
+            channel="sms",
+            send_at=datetime.now(UTC),
+        )
+        session.add(message)
+        await session.flush()
+        session.add(
+            AppointmentLink(
+                token_hash=hash_token(token, settings.secret_key),
+                message_id=message.id,
+                appointment_id=appointment.id,
+                expires_at=start,
+            )
+        )
+        await session.commit()
+        appointment_id = appointment.id
+    app = create_app(settings.model_copy(update={"database_url": url}), database=database)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://clinic.test") as client:
+        yield Live(client, database, appointment_id, token)
+    await database.dispose()
+    servers.drop_database(DB)
+
+
+async def test_one_press_wins_the_rest_see_the_link_used(live: Live) -> None:
+    actions = ["confirm", "cancel"] * (PRESSES // 2)
+    responses = await asyncio.gather(
+        *(live.client.post(f"/a/{live.token}", data={"action": a}) for a in actions)
+    )
+
+    assert Counter(r.status_code for r in responses) == {200: 1, 410: PRESSES - 1}
+    async with live.database.sessionmaker() as session:
+        appointment = await session.get_one(Appointment, live.appointment_id)
+        link = await session.scalar(
+            select(AppointmentLink).where(AppointmentLink.appointment_id == live.appointment_id)
+        )
+        changes = await session.scalar(
+            select(func.count()).where(StatusChange.appointment_id == live.appointment_id)
+        )
+    assert link is not None and link.used_for is not None
+    assert appointment.status == {"confirm": "confirmed", "cancel": "cancelled"}[link.used_for]
+    assert changes == 1  # nothing recorded the booking itself here: only the one change
