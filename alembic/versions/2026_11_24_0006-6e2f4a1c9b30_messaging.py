@@ -17,6 +17,31 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Every insert, and every change of status, send time or appointment, leaves one event:
+# the front desk sees a message's whole story and no code path can skip writing it.
+HISTORY_FUNCTION = """
+CREATE FUNCTION message_history() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT'
+        OR NEW.status IS DISTINCT FROM OLD.status
+        OR NEW.send_at IS DISTINCT FROM OLD.send_at
+        OR NEW.appointment_id IS DISTINCT FROM OLD.appointment_id
+    THEN
+        INSERT INTO message_events (message_id, status, detail)
+        VALUES (NEW.id, NEW.status, jsonb_strip_nulls(jsonb_build_object(
+            'why', NEW.change,
+            'reason', NEW.reason,
+            'error', NEW.last_error,
+            'attempt', NULLIF(NEW.attempts, 0),
+            'send_at', NEW.send_at
+        )));
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+
 def upgrade() -> None:
     op.create_table(
         "inbound_sms",
@@ -68,6 +93,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(length=200), nullable=True),
         sa.Column("provider_id", sa.String(length=100), nullable=True),
         sa.Column("segments", sa.SmallInteger(), nullable=True),
+        sa.Column("change", sa.String(length=40), nullable=True),
         sa.Column("queued_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
@@ -197,6 +223,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_message_events_message", "message_events", ["message_id", "id"], unique=False
     )
+    op.execute(HISTORY_FUNCTION)
+    op.execute(
+        "CREATE TRIGGER messages_history AFTER INSERT OR UPDATE ON messages"
+        " FOR EACH ROW EXECUTE FUNCTION message_history()"
+    )
     op.execute(
         "CREATE TRIGGER message_events_append_only BEFORE UPDATE OR DELETE ON message_events"
         " FOR EACH ROW EXECUTE FUNCTION reject_change()"
@@ -205,6 +236,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TRIGGER message_events_append_only ON message_events")
+    op.execute("DROP TRIGGER messages_history ON messages")
+    op.execute("DROP FUNCTION message_history()")
     op.drop_index("ix_message_events_message", table_name="message_events")
     op.drop_table("message_events")
     op.drop_index(op.f("ix_appointment_links_appointment_id"), table_name="appointment_links")

@@ -85,6 +85,9 @@ class Message(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     provider_id: Mapped[str | None] = mapped_column(String(100))
     segments: Mapped[int | None] = mapped_column(SmallInteger)
+    # Why the row last changed ("booked", "claimed", "reaped", "retry", …): the history
+    # trigger copies it into message_events with the new status.
+    change: Mapped[str | None] = mapped_column(String(40))
     queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = now_column()
@@ -92,7 +95,9 @@ class Message(Base):
 
 
 class MessageEvent(Base):
-    """What happened to a message, in order. Append-only (trigger)."""
+    """What happened to a message, in order. Written only by the ``messages_history``
+    trigger (on insert, and on every change of status, time or appointment), so no code
+    path can change a message without a trace. Append-only (trigger)."""
 
     __tablename__ = "message_events"
     __table_args__ = (Index("ix_message_events_message", "message_id", "id"),)

@@ -7,32 +7,12 @@ two dispatchers running at once claim disjoint sets, and neither waits for the o
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from services.messaging.models import Message, MessageEvent
-
-Event = tuple[uuid.UUID, str, dict[str, object]]
-
-
-def event_rows(events: Sequence[Event]) -> list[dict[str, object]]:
-    """Rows for ``message_events`` (details without empty values)."""
-    return [
-        {
-            "message_id": message_id,
-            "status": status,
-            "detail": {key: value for key, value in detail.items() if value is not None},
-        }
-        for message_id, status, detail in events
-    ]
-
-
-def add_events(session: Session, events: Sequence[Event]) -> None:
-    if events:
-        session.execute(insert(MessageEvent), event_rows(events))
+from services.messaging.models import Message
 
 
 def claim_statement(now: datetime, limit: int) -> Select[uuid.UUID]:
@@ -53,11 +33,10 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[uuid.UUID]:
         session.scalars(
             update(Message)
             .where(Message.id == due.c.id)
-            .values(status="queued", queued_at=now, updated_at=now)
+            .values(status="queued", queued_at=now, updated_at=now, change="claimed")
             .returning(Message.id)
         )
     )
-    add_events(session, [(message_id, "queued", {}) for message_id in claimed])
     return claimed
 
 
@@ -75,9 +54,8 @@ def reap(session: Session, now: datetime, older_than: timedelta) -> list[uuid.UU
         session.scalars(
             update(Message)
             .where(Message.id == stuck.c.id)
-            .values(status="pending", queued_at=None, updated_at=now)
+            .values(status="pending", queued_at=None, updated_at=now, change="reaped")
             .returning(Message.id)
         )
     )
-    add_events(session, [(message_id, "pending", {"reaped": True}) for message_id in returned])
     return returned

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import Appointment
 from services.clinic.service import effective_message_settings
 from services.core import clock
-from services.messaging.models import Message, MessageEvent
-from services.messaging.outbox import Event, event_rows
+from services.messaging.models import Message
 from services.messaging.timing import QuietHours, earliest_allowed, reminder_at
 from services.patients.consents import current
 from services.patients.models import Patient
@@ -91,6 +90,7 @@ async def _write(
             "send_at": p.send_at,
             "status": "skipped" if (blocked or p.skip) else "pending",
             "reason": blocked or p.skip,
+            "change": cause,
         }
         for p in planned
     ]
@@ -102,19 +102,12 @@ async def _write(
             "appointment_starts_at": statement.excluded.appointment_starts_at,
             "status": statement.excluded.status,
             "reason": statement.excluded.reason,
+            "change": statement.excluded.change,
             "updated_at": clock.utcnow(),
         },
         where=Message.status == "pending",
-    ).returning(Message.id, Message.status, Message.reason)
-    rows = (await session.execute(upsert)).all()
-    await add_events(
-        session, [(row.id, row.status, {"cause": cause, "reason": row.reason}) for row in rows]
     )
-
-
-async def add_events(session: AsyncSession, events: Sequence[Event]) -> None:
-    if events:
-        await session.execute(insert(MessageEvent), event_rows(events))
+    await session.execute(upsert)
 
 
 async def appointment_booked(
@@ -131,23 +124,24 @@ async def appointment_booked(
     await _write(session, appointment, patient, planned, "booked")
 
 
-async def cancel_waiting(session: AsyncSession, appointment_id: uuid.UUID, reason: str) -> int:
+async def cancel_waiting(session: AsyncSession, appointment_id: uuid.UUID, reason: str) -> None:
     """Cancel the appointment's messages not yet sent. A send in progress holds its row
     lock: this waits for it, and then finds the row sent and leaves it alone."""
-    rows = (
-        await session.execute(
-            update(Message)
-            .where(
-                Message.appointment_id == appointment_id,
-                Message.status.in_(WAITING),
-                Message.kind != "waitlist_offer",  # about another patient's booking
-            )
-            .values(status="cancelled", reason=reason, queued_at=None, updated_at=clock.utcnow())
-            .returning(Message.id)
+    await session.execute(
+        update(Message)
+        .where(
+            Message.appointment_id == appointment_id,
+            Message.status.in_(WAITING),
+            Message.kind != "waitlist_offer",  # about another patient's booking
         )
-    ).all()
-    await add_events(session, [(row.id, "cancelled", {"reason": reason}) for row in rows])
-    return len(rows)
+        .values(
+            status="cancelled",
+            reason=reason,
+            queued_at=None,
+            updated_at=clock.utcnow(),
+            change="cancel",
+        )
+    )
 
 
 async def appointment_moved(
@@ -155,21 +149,21 @@ async def appointment_moved(
 ) -> None:
     """Reminders not yet sent move with the visit (same rows, new times); the old visit's
     other waiting messages are cancelled; the new time is confirmed (``confirm``)."""
-    moved = (
-        await session.execute(
-            update(Message)
-            .where(
-                Message.appointment_id == old.id,
-                Message.kind == "reminder",
-                Message.status.in_(WAITING),
-            )
-            .values(
-                appointment_id=new.id, status="pending", queued_at=None, updated_at=clock.utcnow()
-            )
-            .returning(Message.id)
+    await session.execute(
+        update(Message)
+        .where(
+            Message.appointment_id == old.id,
+            Message.kind == "reminder",
+            Message.status.in_(WAITING),
         )
-    ).all()
-    await add_events(session, [(row.id, "pending", {"moved_to": str(new.id)}) for row in moved])
+        .values(
+            appointment_id=new.id,
+            status="pending",
+            queued_at=None,
+            updated_at=clock.utcnow(),
+            change="moved",
+        )
+    )
     await cancel_waiting(session, old.id, "rescheduled")
     await appointment_booked(session, new, confirm=confirm)
 

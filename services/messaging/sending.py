@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -30,11 +30,9 @@ from services.core.settings import Settings
 from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
 from services.messaging import gsm
 from services.messaging.models import AppointmentLink, Message
-from services.messaging.outbox import add_events
 from services.messaging.render import Rendered, render
 from services.messaging.timing import QuietHours
-from services.patients.consents import current_statement
-from services.patients.models import Patient
+from services.patients.models import Patient, PatientConsent
 from workers.channels.base import Outgoing, SendFailure
 
 log = structlog.get_logger(__name__)
@@ -62,21 +60,39 @@ class Facts:
     appointment: Appointment
     location: Location
     settings: EffectiveMessageSettings
+    consents: bool  # the patient's newest decision on their preferred channel
 
 
-def _facts(session: Session, message: Message, settings: Settings) -> Facts:
-    patient = session.get_one(Patient, message.patient_id)
-    appointment = session.get_one(Appointment, message.appointment_id)
-    location = session.get_one(Location, message.location_id)
-    saved = session.get(MessageSettings, message.location_id)
-    return Facts(message, patient, appointment, location, combine(location, saved, settings))
+def _consent_now() -> ScalarSelect[bool]:
+    return (
+        select(PatientConsent.granted)
+        .where(
+            PatientConsent.patient_id == Patient.id,
+            PatientConsent.channel == Patient.preferred_channel,
+        )
+        .order_by(PatientConsent.recorded_at.desc(), PatientConsent.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
-def _consents(session: Session, patient: Patient, channel: str) -> bool:
-    for _, decided, granted in session.execute(current_statement([patient.id])):
-        if decided == channel:
-            return bool(granted)
-    return False
+def _locked_facts(session: Session, message_id: uuid.UUID, settings: Settings) -> Facts | None:
+    """The message, locked, with everything the checks and the text need: one statement
+    (the send path is the outbox's hot loop)."""
+    row = session.execute(
+        select(Message, Patient, Appointment, Location, MessageSettings, _consent_now())
+        .join(Patient, Patient.id == Message.patient_id)
+        .join(Appointment, Appointment.id == Message.appointment_id)
+        .join(Location, Location.id == Message.location_id)
+        .outerjoin(MessageSettings, MessageSettings.location_id == Message.location_id)
+        .where(Message.id == message_id)
+        .with_for_update(of=Message)
+    ).one_or_none()
+    if row is None:
+        return None
+    message, patient, appointment, location, saved, granted = row
+    effective = combine(location, saved, settings)
+    return Facts(message, patient, appointment, location, effective, bool(granted))
 
 
 def _appointment_check(session: Session, facts: Facts, now: datetime) -> str | None:
@@ -111,7 +127,7 @@ def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None
         return Skip("no_channel")
     if not (patient.phone if channel == "sms" else patient.email):
         return Skip("no_contact")
-    if not _consents(session, patient, channel):
+    if not facts.consents:
         return Skip("no_consent")
     facts.message.channel = channel
     problem = _appointment_check(session, facts, now)
@@ -176,9 +192,10 @@ def _retry_at(message: Message, now: datetime, settings: Settings) -> datetime:
     return now + timedelta(seconds=settings.send_retry_seconds * 2 ** (message.attempts - 1))
 
 
-def _leave_queue(message: Message, status: str, now: datetime) -> None:
+def _leave_queue(message: Message, status: str, now: datetime, why: str) -> None:
     # Status and queued_at change together (a CHECK constraint ties them).
     message.status, message.queued_at, message.updated_at = status, None, now
+    message.change = why
 
 
 def send_one(
@@ -186,20 +203,18 @@ def send_one(
 ) -> str:
     """Send ``message_id`` if it is still queued and still applies; answers the outcome
     (the status it ended in, or ``not_queued``). The caller commits."""
-    message = session.get(Message, message_id, with_for_update=True)
-    if message is None or message.status != "queued":
+    facts = _locked_facts(session, message_id, settings)
+    if facts is None or facts.message.status != "queued":
         return "not_queued"
-    facts = _facts(session, message, settings)
+    message = facts.message
     verdict = decide(session, facts, now)
     if isinstance(verdict, Skip):
-        _leave_queue(message, "skipped", now)
+        _leave_queue(message, "skipped", now, "checked")
         message.reason = verdict.reason
-        add_events(session, [(message.id, "skipped", {"reason": verdict.reason})])
         return "skipped"
     if isinstance(verdict, Defer):
-        _leave_queue(message, "pending", now)
+        _leave_queue(message, "pending", now, "quiet_hours")
         message.send_at = verdict.until
-        add_events(session, [(message.id, "pending", {"deferred": "quiet_hours"})])
         return "deferred"
     rendered = compose(session, facts, settings)
     patient = facts.patient
@@ -217,18 +232,15 @@ def send_one(
     except SendFailure as failure:
         message.last_error = failure.code
         if failure.permanent or message.attempts >= settings.send_max_attempts:
-            _leave_queue(message, "failed", now)
+            _leave_queue(message, "failed", now, "send_failed")
             message.reason = failure.code
-            add_events(session, [(message.id, "failed", {"error": failure.code})])
             log.warning("message failed", message_id=str(message.id), error=failure.code)
             return "failed"
-        _leave_queue(message, "pending", now)
+        _leave_queue(message, "pending", now, "retry")
         message.send_at = _retry_at(message, now, settings)
-        add_events(session, [(message.id, "pending", {"retry": failure.code})])
         return "retry"
-    _leave_queue(message, "sent", now)
+    _leave_queue(message, "sent", now, "sent")
     message.sent_at, message.provider_id = now, provider_id
     message.segments = gsm.segments(rendered.body) if message.channel == "sms" else None
-    add_events(session, [(message.id, "sent", {"attempt": message.attempts})])
     log.info("message sent", message_id=str(message.id), kind=message.kind, channel=message.channel)
     return "sent"

@@ -33,7 +33,7 @@ from services.core.deps import ClientInfo
 from services.core.errors import Forbidden, ValidationFailed
 from services.core.settings import Settings
 from services.messaging.models import InboundSms, Message
-from services.messaging.schedule import WAITING, add_events
+from services.messaging.schedule import WAITING
 from services.messaging.signature import valid_signature
 from services.patients.consents import new_consent
 from services.patients.models import Patient
@@ -164,19 +164,21 @@ async def _opt_out(
             detail={"channel": "sms", "granted": False, **VIA_SMS},
         )
     # A send in progress holds its row lock: this waits, then finds it sent and skips it.
-    cancelled = (
-        await session.execute(
-            update(Message)
-            .where(
-                Message.patient_id.in_(patient_ids),
-                Message.channel == "sms",
-                Message.status.in_(WAITING),
-            )
-            .values(status="cancelled", reason="opted_out", queued_at=None, updated_at=now)
-            .returning(Message.id)
+    await session.execute(
+        update(Message)
+        .where(
+            Message.patient_id.in_(patient_ids),
+            Message.channel == "sms",
+            Message.status.in_(WAITING),
         )
-    ).all()
-    await add_events(session, [(row.id, "cancelled", {"reason": "opted_out"}) for row in cancelled])
+        .values(
+            status="cancelled",
+            reason="opted_out",
+            queued_at=None,
+            updated_at=now,
+            change="opted_out",
+        )
+    )
 
 
 async def receive(

@@ -45,8 +45,9 @@ class World:
 
     @classmethod
     def create(
-        cls, database_url: str, redis_url: str, smtp_port: int, tmp: Path, **extra: str
+        cls, database_url: str, redis_url: str, smtp_port: int | None, tmp: Path, **extra: str
     ) -> World:
+        """``smtp_port`` None: no SMTP server, emails go to the outbox folder."""
         env = {
             **os.environ,
             "CLINIC_ENV": "test",
@@ -55,15 +56,20 @@ class World:
             "CLINIC_REDIS_URL": redis_url,
             "CLINIC_DATA_DIR": str(tmp),
             "CLINIC_TASK_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
-            "CLINIC_SMTP_HOST": "127.0.0.1",
-            "CLINIC_SMTP_PORT": str(smtp_port),
-            "CLINIC_SMTP_SECURITY": "none",
             "CLINIC_DISPATCH_INTERVAL_SECONDS": "0.5",
             "CLINIC_QUEUED_TIMEOUT_SECONDS": "4",
             "CLINIC_QUIET_HOURS": quiet_hours_away_from_now(),
             "CLINIC_LOG_JSON": "true",
             **extra,
         }
+        if smtp_port is not None:
+            env |= {
+                "CLINIC_SMTP_HOST": "127.0.0.1",
+                "CLINIC_SMTP_PORT": str(smtp_port),
+                "CLINIC_SMTP_SECURITY": "none",
+            }
+        else:
+            env.pop("CLINIC_SMTP_HOST", None)
         return cls(database_url, env, tmp)
 
     def _start(self, name: str, *args: str) -> subprocess.Popen[bytes]:

@@ -8,13 +8,13 @@ from typing import Any, get_args
 
 import httpx
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.audit.models import AuditEvent
 from services.core.auth.roles import Role
 from services.messaging import models
-from services.messaging.models import InboundSms, Message, MessageEvent
+from services.messaging.models import InboundSms, Message
 from services.messaging.schemas import InboundAction, MessageChannel, MessageKind, MessageStatus
 from tests.appointments.conftest import Clinic, at, booked
 from tests.factories import Factory, Staff
@@ -48,18 +48,24 @@ def test_the_schema_values_are_the_tables() -> None:
 
 
 async def _fail(session: AsyncSession, message: Message) -> None:
-    """What the sender leaves after a permanent failure."""
+    """What the dispatcher and the sender leave after a permanent failure (the history
+    trigger records each change)."""
     await session.execute(
         update(Message)
         .where(Message.id == message.id)
-        .values(status="failed", reason="invalid_number", last_error="invalid_number", attempts=1)
+        .values(status="queued", queued_at=func.now(), change="claimed")
     )
     await session.execute(
-        insert(MessageEvent),
-        [
-            {"message_id": message.id, "status": "queued", "detail": {}},
-            {"message_id": message.id, "status": "failed", "detail": {"error": "invalid_number"}},
-        ],
+        update(Message)
+        .where(Message.id == message.id)
+        .values(
+            status="failed",
+            queued_at=None,
+            reason="invalid_number",
+            last_error="invalid_number",
+            attempts=1,
+            change="send_failed",
+        )
     )
 
 
@@ -117,11 +123,12 @@ async def test_messages_of_an_appointment_with_their_history_never_their_text(
         "invalid_number",
         1,
     )
-    assert [(h["status"], h["detail"]) for h in failed["history"]] == [
-        ("pending", {"cause": "booked"}),
-        ("queued", {}),
-        ("failed", {"error": "invalid_number"}),
+    assert [(h["status"], h["detail"]["why"]) for h in failed["history"]] == [
+        ("pending", "booked"),
+        ("queued", "claimed"),
+        ("failed", "send_failed"),
     ]
+    assert failed["history"][-1]["detail"]["error"] == "invalid_number"
 
 
 async def test_failed_messages_are_one_filter_away(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import threading
+import time
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
@@ -54,19 +56,84 @@ def _connect(settings: Settings) -> smtplib.SMTP:
     return smtp
 
 
-def _deliver(message: EmailMessage, settings: Settings) -> None:
-    smtp = _connect(settings)
-    try:
-        if settings.smtp_username:
-            smtp.login(settings.smtp_username, settings.smtp_password or "")
-        smtp.send_message(message)
-    finally:
-        # Not ``with smtplib.SMTP(...)``: its exit raises when QUIT gets an odd reply,
-        # which would report an accepted message as failed and send it again.
+class _Reused:
+    """One SMTP session per worker process, kept between messages: a new one costs a TCP
+    (and TLS) handshake, EHLO and login, several times the cost of sending. It is checked
+    with NOOP before each use and never used to resend: a message whose send raised is
+    retried later through the outbox, on a fresh session."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key: tuple[object, ...] | None = None
+        self.smtp: smtplib.SMTP | None = None
+        self.sent = 0
+        self.used_at = 0.0
+
+    def take(self, settings: Settings) -> smtplib.SMTP:
+        key = _key(settings)
+        smtp, self.smtp = self.smtp, None
+        if smtp is not None and self.key == key and self.sent < MESSAGES_PER_SESSION:
+            if time.monotonic() - self.used_at < FRESH_SECONDS:
+                return smtp  # in a burst: the server has not timed the session out
+            try:
+                if smtp.noop()[0] == 250:
+                    return smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+        if smtp is not None:
+            _close(smtp)
+        smtp = _connect(settings)
         try:
-            smtp.quit()
-        except (smtplib.SMTPException, OSError):
-            smtp.close()
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password or "")
+        except BaseException:
+            _close(smtp)
+            raise
+        self.key, self.sent = key, 0
+        return smtp
+
+    def give_back(self, smtp: smtplib.SMTP) -> None:
+        self.smtp = smtp
+        self.sent += 1
+        self.used_at = time.monotonic()
+
+
+# Servers often limit messages per session; a fresh session before that limit avoids
+# a 421 that would delay a message until its retry.
+MESSAGES_PER_SESSION = 100
+# A session used this recently is trusted without a NOOP; servers drop idle sessions after
+# minutes, not seconds.
+FRESH_SECONDS = 5.0
+_session = _Reused()
+
+
+def _key(settings: Settings) -> tuple[object, ...]:
+    return (
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_security,
+        settings.smtp_username,
+        settings.smtp_password,
+    )
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    # Not ``with smtplib.SMTP(...)``: its exit raises when QUIT gets an odd reply.
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+def _deliver(message: EmailMessage, settings: Settings) -> None:
+    with _session.lock:
+        smtp = _session.take(settings)
+        try:
+            smtp.send_message(message)
+        except BaseException:
+            _close(smtp)
+            raise
+        _session.give_back(smtp)
 
 
 def _failure(code: int) -> SendFailure:
