@@ -1,26 +1,52 @@
 """*A day at the clinic* (../shared/A-DAY-AT-THE-CLINIC.md), through the real API, as far as
 the product goes today: registration, finding and booking the first visit (double click,
-room clash), the visit's lifecycle and signed note on the day sheet, the care plan around
-time off, a flare cancellation that offers the slot to the waitlist, and the audit trail
-of Jordan's record, whose signed note only an addendum can add to.
+room clash), the confirmation and reminder texts and the confirm page they link to, the
+visit's lifecycle and signed note on the day sheet, the care plan around time off, a flare
+cancellation that offers the slot to the waitlist, and the audit trail of Jordan's record,
+whose signed note only an addendum can add to.
 
-Reminders (3) and check-ins (6, 7) join as their issues land.
+The texts (3) go out the way the worker sends them: its own claim and send functions, run
+on the test's connection at a simulated time, through the real SMS channel to a local
+Twilio stand-in. Check-ins (6, 7) join as their issue lands.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from services.core import clock
 from services.core.auth.models import User
 from services.core.bootstrap import seed_demo
+from services.core.settings import Settings
+from services.messaging import gsm
+from services.messaging.outbox import claim_due
+from services.messaging.sending import send_one
 from tests.appointments.conftest import at, next_monday
 from tests.factories import Factory, Staff
+from tests.fakes.sms_provider import FakeSmsProvider
+from workers import channels
+
+JORDAN_PHONE = "+13125550142"  # "(312) 555-0142" as Sam typed it
+# What the text and the page must never say: the diagnoses, the visit type, the surname.
+CLINICAL = ("fibromyalgia", "migraine", "G43", "M79", "consultation", "exam", "x-ray", "Lee")
+
+
+@pytest.fixture
+def sms() -> Iterator[FakeSmsProvider]:
+    """The SMS provider Jordan's texts go through: a local Twilio stand-in."""
+    with FakeSmsProvider() as provider:
+        yield provider
 
 
 async def _staff(session: AsyncSession, factory: Factory, email: str) -> Staff:
@@ -35,8 +61,42 @@ async def _ids(client: httpx.AsyncClient, staff: Staff, path: str, key: str) -> 
     return {item[key]: item["id"] for item in response.json()["items"]}
 
 
+def _texting(settings: Settings, sms: FakeSmsProvider) -> Settings:
+    """The worker's settings: the app's, with the SMS channel pointed at the provider."""
+    return settings.model_copy(
+        update={
+            "sms_account_sid": sms.account_sid,
+            "sms_auth_token": sms.auth_token,
+            "sms_from": sms.from_number,
+            "sms_base_url": sms.base_url,
+        }
+    )
+
+
+async def _dispatch(session: AsyncSession, settings: Settings, now: datetime) -> dict[str, str]:
+    """One run of the worker at ``now`` (a simulated time): its own claim and send, on the
+    test's connection, each row claimed sent through the real channel. Answers what
+    happened to each row claimed (message id -> outcome)."""
+
+    def run(worker: Session) -> dict[str, str]:
+        claimed = claim_due(worker, now, settings.dispatch_batch)
+        return {str(m): send_one(worker, m, settings, channels.send, now) for m in claimed}
+
+    outcomes = await session.run_sync(run)
+    await session.commit()  # as the worker does once a row is sent
+    return outcomes
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
 async def test_a_day_at_the_clinic(
-    client: httpx.AsyncClient, session: AsyncSession, factory: Factory
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    factory: Factory,
+    settings: Settings,
+    sms: FakeSmsProvider,
 ) -> None:
     await seed_demo(session, "demo password for the story")
     sam = await _staff(session, factory, "sam@balanced-atlas.example")
@@ -102,6 +162,7 @@ async def test_a_day_at_the_clinic(
         "starts_at": at(wednesday, "10:00"),
     }
     click = {**sam.headers, "Idempotency-Key": str(uuid.uuid4())}
+    booked_at = clock.utcnow()
     first_click = await client.post("/api/v1/appointments", json=booking, headers=click)
     second_click = await client.post("/api/v1/appointments", json=booking, headers=click)
     assert first_click.status_code == second_click.status_code == 201
@@ -124,6 +185,113 @@ async def test_a_day_at_the_clinic(
     assert clash.status_code == 409
     assert clash.json()["clashing_appointment_id"] == visit["id"]
     assert "The room already has an appointment" in clash.json()["detail"]
+
+    # 3. Jordan gets a text confirming the visit, then a reminder, and confirms from its link.
+    # The location keeps the default rules: reminders 48 h and 2 h before, never during quiet
+    # hours (21:00-08:00 on Jordan's clock, which is Chicago's).
+    assert location["name"] == "The Balanced Atlas"
+    zone = ZoneInfo(location["time_zone"])
+    assert jordan.json()["time_zone"] == location["time_zone"]
+    settings_path = f"/api/v1/locations/{location['id']}/message-settings"
+    rules = (await client.get(settings_path, headers=sam.headers)).json()
+    assert rules["reminder_offsets_minutes"] == [48 * 60, 2 * 60]
+    quiet_start = time.fromisoformat(rules["quiet_start"])
+    quiet_end = time.fromisoformat(rules["quiet_end"])
+    assert (quiet_start, quiet_end) == (time(21, 0), time(8, 0))
+
+    def quiet(instant: datetime) -> bool:
+        local = instant.astimezone(zone).time()
+        return local >= quiet_start or local < quiet_end
+
+    # Booking wrote the outbox: a confirmation now (or at 08:00, had Sam booked during quiet
+    # hours) and the reminders. Sam sees them in the messages list.
+    listed = await client.get(
+        "/api/v1/messages", params={"appointment_id": visit["id"]}, headers=sam.headers
+    )
+    outbox = listed.json()["items"]
+    (confirmation,) = [m for m in outbox if m["kind"] == "confirmation"]
+    reminders = sorted(
+        (m for m in outbox if m["kind"] == "reminder"), key=lambda m: _instant(m["send_at"])
+    )
+    assert {m["channel"] for m in outbox} == {"sms"}
+    confirm_at = _instant(confirmation["send_at"])
+    assert confirmation["status"] == "pending"
+    if quiet(booked_at):
+        assert confirm_at.astimezone(zone).time() == quiet_end
+    else:
+        assert booked_at <= confirm_at <= clock.utcnow()
+    # 48 h before Wednesday 10:00 is Monday 10:00 (the story's "Tuesday" would take a 24 h
+    # offset); 2 h before is Wednesday 08:00, the first minute after quiet hours.
+    two_days_before = _instant(at(monday, "10:00"))
+    two_hours_before = _instant(at(wednesday, "08:00"))
+    assert [_instant(m["send_at"]) for m in reminders] == [two_days_before, two_hours_before]
+    if two_days_before <= booked_at:  # 48 h was already past when Sam booked
+        assert (reminders[0]["status"], reminders[0]["reason"]) == ("skipped", "too_late")
+    else:
+        assert reminders[0]["status"] == "pending"
+    assert reminders[1]["status"] == "pending"
+    assert not [m for m in outbox if quiet(_instant(m["send_at"]))]
+
+    # The worker runs at once (or at 08:00): the confirmation is the only thing due, and
+    # Jordan's phone gets first name, clinic, time and a link; nothing clinical, one segment.
+    texting = _texting(settings, sms)
+    sent = await _dispatch(session, texting, max(confirm_at, clock.utcnow()))
+    assert sent == {confirmation["id"]: "sent"}
+    (confirmation_text,) = sms.messages
+    assert confirmation_text.to == JORDAN_PHONE
+    assert confirmation_text.from_ == sms.from_number
+    assert confirmation_text.idempotency_key == confirmation["id"]
+    words, link = confirmation_text.body.rsplit(" ", 1)
+    assert words.startswith("Hi Jordan, ")
+    assert f"The Balanced Atlas, {wednesday:%a %b} {wednesday.day} at 10:00 AM" in words
+    assert not [w for w in CLINICAL if w.lower() in words.lower()]
+    assert link.startswith(f"{texting.public_url.rstrip('/')}/a/")
+    assert gsm.is_gsm7(confirmation_text.body)
+    assert gsm.segments(confirmation_text.body) == 1
+
+    # The reminder goes out when it is due (the first one not skipped), and only then.
+    due = next(m for m in reminders if m["status"] == "pending")
+    due_at = _instant(due["send_at"])
+    assert await _dispatch(session, texting, due_at - timedelta(seconds=1)) == {}
+    assert await _dispatch(session, texting, due_at) == {due["id"]: "sent"}
+    reminder_text = sms.messages[-1]
+    assert (len(sms.messages), reminder_text.to) == (2, JORDAN_PHONE)
+    words, link = reminder_text.body.rsplit(" ", 1)
+    assert words.startswith("Hi Jordan, reminder: The Balanced Atlas, ")
+    assert not [w for w in CLINICAL if w.lower() in words.lower()]
+    assert gsm.segments(reminder_text.body) == 1
+
+    # Jordan taps the link; the scanner at Jordan's work had opened it first. Both see
+    # Wednesday 10:00 at The Balanced Atlas and a Confirm button; neither changes anything.
+    assert link.startswith(f"{texting.public_url.rstrip('/')}/a/")
+    page_path = urlsplit(link).path
+    visit_path = f"/api/v1/appointments/{visit['id']}"
+    before = (await client.get(visit_path, headers=sam.headers)).json()
+    for _opener in ("the scanner", "Jordan"):
+        shown = await client.get(page_path)
+        assert shown.status_code == 200
+        assert shown.headers["content-type"].startswith("text/html")
+        assert "Jordan" in shown.text
+        assert f"Wednesday, {wednesday:%B} {wednesday.day} at 10:00 AM" in shown.text
+        assert "The Balanced Atlas" in shown.text
+        assert 'name="action" value="confirm"' in shown.text
+        assert not [w for w in CLINICAL if w.lower() in shown.text.lower()]
+    after = (await client.get(visit_path, headers=sam.headers)).json()
+    assert (after["status"], after["history"]) == ("booked", before["history"])
+    # Jordan confirms: once.
+    confirmed = await client.post(page_path, data={"action": "confirm"})
+    assert confirmed.status_code == 200
+    assert "is confirmed" in confirmed.text
+    after = (await client.get(visit_path, headers=sam.headers)).json()
+    assert after["status"] == "confirmed"
+    assert after["history"][:-1] == before["history"]
+    change = after["history"][-1]
+    assert (change["from_status"], change["to_status"], change["actor_id"]) == (
+        "booked",
+        "confirmed",
+        None,
+    )
+    assert (await client.post(page_path, data={"action": "confirm"})).status_code == 410
 
     # 4. Wednesday: Sam checks Jordan in from the day sheet; Dr. Reyes starts and completes.
     sheet = await client.get(
