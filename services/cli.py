@@ -176,7 +176,7 @@ def worker(concurrency: int = 2) -> None:
 
 @app.command()
 def beat() -> None:
-    """Run Celery beat (the periodic scheduler): the message dispatcher, the reaper, housekeeping."""
+    """Run Celery beat: the message dispatcher, the reaper and housekeeping."""
     from workers.app import celery_app
 
     celery_app.start(["beat", "--loglevel", "INFO"])
