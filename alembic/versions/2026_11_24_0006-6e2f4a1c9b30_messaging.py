@@ -88,10 +88,10 @@ def upgrade() -> None:
         sa.Column(
             "status", sa.String(length=16), server_default=sa.text("'pending'"), nullable=False
         ),
-        sa.Column("reason", sa.String(length=40), nullable=True),
+        sa.Column("reason", sa.String(length=200), nullable=True),
         sa.Column("attempts", sa.SmallInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("last_error", sa.String(length=200), nullable=True),
-        sa.Column("provider_id", sa.String(length=100), nullable=True),
+        sa.Column("provider_id", sa.String(length=255), nullable=True),
         sa.Column("segments", sa.SmallInteger(), nullable=True),
         sa.Column("change", sa.String(length=40), nullable=True),
         sa.Column("queued_at", sa.DateTime(timezone=True), nullable=True),
@@ -118,9 +118,6 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "(status = 'sent') = (sent_at IS NOT NULL)", name=op.f("ck_messages_sent_at_matches")
-        ),
-        sa.CheckConstraint(
-            "channel <> 'none' OR status = 'skipped'", name=op.f("ck_messages_no_channel_skipped")
         ),
         sa.CheckConstraint(
             "channel IN ('sms', 'email', 'none')", name=op.f("ck_messages_channel_valid")
@@ -174,7 +171,6 @@ def upgrade() -> None:
         "appointment_links",
         sa.Column("token_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("message_id", sa.Uuid(), nullable=False),
-        sa.Column("appointment_id", sa.Uuid(), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("used_for", sa.String(length=16), nullable=True),
@@ -185,21 +181,12 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
-            ["appointment_id"],
-            ["appointments.id"],
-            name=op.f("fk_appointment_links_appointment_id_appointments"),
-        ),
-        sa.ForeignKeyConstraint(
             ["message_id"], ["messages.id"], name=op.f("fk_appointment_links_message_id_messages")
         ),
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_appointment_links")),
-        sa.UniqueConstraint("message_id", name=op.f("uq_appointment_links_message_id")),
     )
     op.create_index(
-        op.f("ix_appointment_links_appointment_id"),
-        "appointment_links",
-        ["appointment_id"],
-        unique=False,
+        op.f("ix_appointment_links_message_id"), "appointment_links", ["message_id"], unique=False
     )
     op.create_table(
         "message_events",
@@ -240,7 +227,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION message_history()")
     op.drop_index("ix_message_events_message", table_name="message_events")
     op.drop_table("message_events")
-    op.drop_index(op.f("ix_appointment_links_appointment_id"), table_name="appointment_links")
+    op.drop_index(op.f("ix_appointment_links_message_id"), table_name="appointment_links")
     op.drop_table("appointment_links")
     op.drop_index("ix_messages_appointment", table_name="messages")
     op.drop_index(

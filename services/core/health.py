@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import redis.asyncio as aioredis
+import structlog
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -16,6 +17,7 @@ from services.core.database import Database
 from services.core.errors import ServiceUnavailable
 from services.core.settings import Settings
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -80,7 +82,11 @@ async def metrics(request: Request) -> Response:
     database: Database = request.app.state.database
     sources: list[MetricsSource] = request.app.state.metrics_sources
     if sources:
-        async with database.sessionmaker() as session:
-            for source in sources:
-                body += await source(session)
+        try:
+            async with database.sessionmaker() as session:
+                for source in sources:
+                    body += await source(session)
+        except Exception:
+            # The request metrics still answer when PostgreSQL does not (/readyz says why).
+            log.warning("metrics from the database unavailable")
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -49,3 +49,12 @@ Phone = Annotated[
         {"type": "string", "format": "phone", "maxLength": 32, "examples": ["+1 312 555 0142"]}
     ),
 ]
+
+
+def display_phone(e164: str | None) -> str | None:
+    """A stored number as people in its country write it: ``(312) 555-0142``."""
+    if not e164:
+        return None
+    return phonenumbers.format_number(
+        phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL
+    )

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,9 +25,10 @@ from services.appointments.schemas import Cancel, CancelReason, Status
 from services.appointments.service import record
 from services.clinic.service import get_location
 from services.core.deps import ClientInfo
+from services.core.phones import display_phone
 from services.core.tokens import hash_token
-from services.messaging.models import AppointmentLink
-from services.messaging.pages import long_when
+from services.messaging.models import AppointmentLink, Message
+from services.messaging.render import when_text
 from services.patients.models import Patient
 
 Action = Literal["confirm", "cancel"]
@@ -84,7 +84,11 @@ async def _find(
     if link is None:
         raise LinkUnknown
     # Link first, then appointment: the same order for every request that acts on a link.
-    visit = select(Appointment).where(Appointment.id == link.appointment_id)
+    visit = (
+        select(Appointment)
+        .join(Message, Message.appointment_id == Appointment.id)
+        .where(Message.id == link.message_id)
+    )
     appointment = await session.scalar(
         visit.with_for_update().execution_options(populate_existing=True) if lock else visit
     )
@@ -98,21 +102,14 @@ async def _find(
     return link, appointment
 
 
-def _display_phone(e164: str | None) -> str | None:
-    if not e164:
-        return None
-    number = phonenumbers.parse(e164)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-
-
 async def _visit(session: AsyncSession, appointment: Appointment) -> Visit:
     patient = await session.get_one(Patient, appointment.patient_id)
     location = await get_location(session, appointment.location_id)
     return Visit(
         first_name=patient.preferred_name or patient.given_name,
-        when=long_when(appointment.starts_at, ZoneInfo(location.time_zone)),
+        when=when_text(appointment.starts_at, ZoneInfo(location.time_zone), long=True),
         clinic=location.name,
-        phone=_display_phone(location.phone),
+        phone=display_phone(location.phone),
         phone_e164=location.phone,
         confirmed=appointment.status == Status.confirmed,
     )

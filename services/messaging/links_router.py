@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from services.core import clock
 from services.core.deps import ClientDep, SessionDep, SettingsDep
+from services.core.forms import FormRefused, small_form
 from services.messaging import links
 from services.messaging.pages import HTML_PAGE, page
 
@@ -82,7 +83,10 @@ async def show_link(
     response_class=HTMLResponse,
     responses={
         **_PAGES,
-        422: {"description": "action is neither confirm nor cancel", "content": HTML_PAGE},
+        422: {
+            "description": "Not a small urlencoded form, or action is neither confirm nor cancel",
+            "content": HTML_PAGE,
+        },
     },
     openapi_extra=_FORM,
 )
@@ -95,7 +99,10 @@ async def use_link(
 ) -> HTMLResponse:
     """Confirm or cancel the visit (form field ``action``); the link then stops working."""
     # Read by hand, not as a Form parameter: a bad form must get the 422 page, not JSON.
-    form = await request.form()
+    try:
+        form = await small_form(request, max_bytes=1024, max_fields=5)
+    except FormRefused:
+        return page("unprocessable.html", 422)
     try:
         outcome = await links.act(
             session,

@@ -35,8 +35,6 @@ from services.core.database import Base, now_column
 KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offer")
 CHANNELS = ("sms", "email", "none")
 STATUSES = ("pending", "queued", "sent", "cancelled", "skipped", "failed")
-# A row in one of these states will never be sent again.
-FINAL = ("sent", "cancelled", "skipped", "failed")
 
 
 def _sql_list(values: tuple[str, ...]) -> str:
@@ -49,7 +47,6 @@ class Message(Base):
         CheckConstraint(f"kind IN {_sql_list(KINDS)}", name="kind_valid"),
         CheckConstraint(f"channel IN {_sql_list(CHANNELS)}", name="channel_valid"),
         CheckConstraint(f"status IN {_sql_list(STATUSES)}", name="status_valid"),
-        CheckConstraint("channel <> 'none' OR status = 'skipped'", name="no_channel_skipped"),
         CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent_at_matches"),
         CheckConstraint("(status = 'queued') = (queued_at IS NOT NULL)", name="queued_at_matches"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
@@ -80,10 +77,10 @@ class Message(Base):
     offset_minutes: Mapped[int | None] = mapped_column(Integer)
     send_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
-    reason: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(String(200))
-    provider_id: Mapped[str | None] = mapped_column(String(100))
+    provider_id: Mapped[str | None] = mapped_column(String(255))
     segments: Mapped[int | None] = mapped_column(SmallInteger)
     # Why the row last changed ("booked", "claimed", "reaped", "retry", …): the history
     # trigger copies it into message_events with the new status.
@@ -110,14 +107,16 @@ class MessageEvent(Base):
 
 
 class AppointmentLink(Base):
-    """The confirm/cancel link sent in one message. Only the token's keyed hash is kept;
-    the link stops working at the appointment's start or once it changed something."""
+    """A confirm/cancel link sent in a message (its appointment is the message's). Only the
+    token's keyed hash is kept; the link stops working at the appointment's start or once
+    it changed something. Each send attempt gets its own link, inserted, never updated:
+    the sender then locks nothing but its own message row, and a text that did go out
+    before a failed commit keeps a working link."""
 
     __tablename__ = "appointment_links"
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id"), unique=True)
-    appointment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointments.id"), index=True)
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id"), index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     used_for: Mapped[str | None] = mapped_column(String(16))

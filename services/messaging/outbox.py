@@ -1,4 +1,4 @@
-"""The workers' side of the outbox (sync): claim due rows, return stuck ones, record events.
+"""The workers' side of the outbox (sync): claim due rows, return stuck ones.
 
 Claiming marks rows ``queued`` in one statement over ``FOR UPDATE SKIP LOCKED`` rows, so
 two dispatchers running at once claim disjoint sets, and neither waits for the other.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, case, select, update
 from sqlalchemy.orm import Session
 
 from services.messaging.models import Message
@@ -40,10 +40,15 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[uuid.UUID]:
     return claimed
 
 
-def reap(session: Session, now: datetime, older_than: timedelta) -> list[uuid.UUID]:
+def reap(
+    session: Session, now: datetime, older_than: timedelta, max_attempts: int
+) -> list[uuid.UUID]:
     """Rows queued longer than ``older_than`` whose send never finished (their task was
     lost with Redis, or its worker died) go back to pending. A send in progress holds its
-    row lock, so it is skipped, never reaped under a running task."""
+    row lock, so it is skipped, never reaped under a running task. Each return counts as an
+    attempt: a message whose send keeps dying (an error after the provider accepted it)
+    ends ``failed`` instead of going out again and again."""
+    last_try = Message.attempts + 1 >= max_attempts
     stuck = (
         select(Message.id)
         .where(Message.status == "queued", Message.queued_at < now - older_than)
@@ -54,7 +59,14 @@ def reap(session: Session, now: datetime, older_than: timedelta) -> list[uuid.UU
         session.scalars(
             update(Message)
             .where(Message.id == stuck.c.id)
-            .values(status="pending", queued_at=None, updated_at=now, change="reaped")
+            .values(
+                status=case((last_try, "failed"), else_="pending"),
+                reason=case((last_try, "lost"), else_=Message.reason),
+                attempts=Message.attempts + 1,
+                queued_at=None,
+                updated_at=now,
+                change="reaped",
+            )
             .returning(Message.id)
         )
     )

@@ -7,9 +7,7 @@ and a Content-Security-Policy that allows no script, no external load, no framin
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -39,11 +37,3 @@ HTML_PAGE: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
 def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     body = _PAGES.get_template(template).render(**context)
     return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
-
-
-def long_when(instant: datetime, zone: ZoneInfo) -> str:
-    """``Wednesday, December 9 at 10:00 AM``: the clinic's wall clock, spelled out."""
-    local = instant.astimezone(zone)
-    hour = local.hour % 12 or 12
-    noon = "AM" if local.hour < 12 else "PM"
-    return f"{local:%A, %B} {local.day} at {hour}:{local:%M} {noon}"

@@ -28,11 +28,13 @@ class Rendered:
     body: str
 
 
-def when_text(instant: datetime, zone: ZoneInfo) -> str:
-    """``Wed Dec 9 at 10:00 AM``: the clinic's local wall clock, no year, no zone name."""
+def when_text(instant: datetime, zone: ZoneInfo, *, long: bool = False) -> str:
+    """``Wed Dec 9 at 10:00 AM`` (texts) or ``Wednesday, December 9 at 10:00 AM`` (pages):
+    the clinic's local wall clock, no year, no zone name."""
     local = instant.astimezone(zone)
     hour = local.hour % 12 or 12
-    return f"{local:%a %b} {local.day} at {hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
+    day = f"{local:%A, %B}" if long else f"{local:%a %b}"
+    return f"{day} {local.day} at {hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
 
 
 def render(

@@ -22,7 +22,6 @@ from services.clinic.service import effective_message_settings
 from services.core import clock
 from services.messaging.models import Message
 from services.messaging.timing import QuietHours, earliest_allowed, reminder_at
-from services.patients.consents import current
 from services.patients.models import Patient
 
 UNIQUE_KEY = "uq_messages_kind_appointment_id_offset_minutes"
@@ -37,24 +36,10 @@ class Planned:
     skip: str | None = None  # reason, when the message is known not to go out
 
 
-async def channel_for(session: AsyncSession, patient: Patient) -> tuple[str, str | None]:
-    """The patient's channel and, when nothing may be sent on it, why not."""
-    if patient.status != "active":
-        return patient.preferred_channel, "patient_archived"
-    channel = patient.preferred_channel
-    if channel == "none":
-        return "none", "no_channel"
-    if (channel == "sms" and not patient.phone) or (channel == "email" and not patient.email):
-        return channel, "no_contact"
-    consent = (await current(session, [patient.id]))[patient.id]
-    if not getattr(consent, channel):
-        return channel, "no_consent"
-    return channel, None
-
-
-async def _quiet_hours(
+async def _rules(
     session: AsyncSession, appointment: Appointment, patient: Patient
 ) -> tuple[tuple[int, ...], QuietHours]:
+    """The location's reminder offsets, and quiet hours on the patient's clock."""
     settings = await effective_message_settings(session, appointment.location_id)
     quiet = QuietHours(settings.quiet_start, settings.quiet_end, ZoneInfo(patient.time_zone))
     return settings.reminder_offsets_minutes, quiet
@@ -74,10 +59,10 @@ async def _write(
     cause: str,
 ) -> None:
     """Insert the planned rows; a pending row with the same key (a reminder that moved with
-    its visit) takes the new time instead. Every row written gets an event."""
+    its visit) takes the new time instead. Consent, contact and channel are judged when a
+    message is sent, not here: consent recorded after booking still counts."""
     if not planned:
         return
-    channel, blocked = await channel_for(session, patient)
     values = [
         {
             "kind": p.kind,
@@ -85,11 +70,11 @@ async def _write(
             "appointment_id": appointment.id,
             "appointment_starts_at": appointment.starts_at,
             "location_id": appointment.location_id,
-            "channel": channel,
+            "channel": patient.preferred_channel,
             "offset_minutes": p.offset_minutes,
             "send_at": p.send_at,
-            "status": "skipped" if (blocked or p.skip) else "pending",
-            "reason": blocked or p.skip,
+            "status": "skipped" if p.skip else "pending",
+            "reason": p.skip,
             "change": cause,
         }
         for p in planned
@@ -111,17 +96,17 @@ async def _write(
 
 
 async def appointment_booked(
-    session: AsyncSession, appointment: Appointment, *, confirm: bool = True
+    session: AsyncSession, appointment: Appointment, *, confirm: bool = True, cause: str = "booked"
 ) -> None:
     """A confirmation now (``confirm``) and one reminder per offset before the visit."""
     patient = await session.get_one(Patient, appointment.patient_id)
-    offsets, quiet = await _quiet_hours(session, appointment, patient)
+    offsets, quiet = await _rules(session, appointment, patient)
     now = clock.utcnow()
     planned = [_immediate("confirmation", appointment.starts_at, now, quiet)] if confirm else []
     for offset in offsets:
         at = reminder_at(appointment.starts_at, offset, quiet)
         planned.append(Planned("reminder", at, offset, skip="too_late" if at <= now else None))
-    await _write(session, appointment, patient, planned, "booked")
+    await _write(session, appointment, patient, planned, cause)
 
 
 async def cancel_waiting(session: AsyncSession, appointment_id: uuid.UUID, reason: str) -> None:
@@ -132,7 +117,6 @@ async def cancel_waiting(session: AsyncSession, appointment_id: uuid.UUID, reaso
         .where(
             Message.appointment_id == appointment_id,
             Message.status.in_(WAITING),
-            Message.kind != "waitlist_offer",  # about another patient's booking
         )
         .values(
             status="cancelled",
@@ -165,7 +149,27 @@ async def appointment_moved(
         )
     )
     await cancel_waiting(session, old.id, "rescheduled")
-    await appointment_booked(session, new, confirm=confirm)
+    await appointment_booked(session, new, confirm=confirm, cause="moved")
+
+
+async def _told(session: AsyncSession, appointment: Appointment) -> bool:
+    """Something about this visit, or a time it was moved from, reached the patient."""
+    earlier = (
+        select(Appointment.id, Appointment.rescheduled_from_id)
+        .where(Appointment.id == appointment.id)
+        .cte("earlier", recursive=True)
+    )
+    earlier = earlier.union_all(
+        select(Appointment.id, Appointment.rescheduled_from_id).where(
+            Appointment.id == earlier.c.rescheduled_from_id
+        )
+    )
+    sent = exists().where(
+        Message.appointment_id.in_(select(earlier.c.id)),
+        Message.patient_id == appointment.patient_id,
+        Message.status == "sent",
+    )
+    return bool(await session.scalar(select(sent)))
 
 
 async def appointment_cancelled(
@@ -176,13 +180,10 @@ async def appointment_cancelled(
     await cancel_waiting(session, appointment.id, "appointment_cancelled")
     if not notify:
         return
-    told = await session.scalar(
-        select(exists().where(Message.appointment_id == appointment.id, Message.status == "sent"))
-    )
-    if not told:
+    if not await _told(session, appointment):
         return
     patient = await session.get_one(Patient, appointment.patient_id)
-    _, quiet = await _quiet_hours(session, appointment, patient)
+    _, quiet = await _rules(session, appointment, patient)
     notice = _immediate("cancellation", appointment.starts_at, clock.utcnow(), quiet)
     await _write(session, appointment, patient, [notice], "cancelled")
 
@@ -192,7 +193,7 @@ async def waitlist_offered(
 ) -> None:
     """Tell the waitlisted patient about ``appointment``'s freed time."""
     patient = await session.get_one(Patient, patient_id)
-    _, quiet = await _quiet_hours(session, appointment, patient)
+    _, quiet = await _rules(session, appointment, patient)
     offer = _immediate("waitlist_offer", appointment.starts_at, clock.utcnow(), quiet)
     # The row names the freed appointment; its patient is the one offered the time.
     await _write(session, appointment, patient, [offer], "waitlist")

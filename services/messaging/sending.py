@@ -17,22 +17,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 import structlog
-from sqlalchemy import ScalarSelect, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from services.appointments.models import Appointment, WaitlistEntry
+from services.appointments.models import FREED, Appointment, WaitlistEntry
 from services.clinic.models import MessageSettings
 from services.clinic.service import EffectiveMessageSettings, Location, combine
+from services.core.phones import display_phone
 from services.core.settings import Settings
 from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
 from services.messaging import gsm
 from services.messaging.models import AppointmentLink, Message
 from services.messaging.render import Rendered, render
 from services.messaging.timing import QuietHours
-from services.patients.models import Patient, PatientConsent
+from services.patients.consents import granted_now
+from services.patients.models import Patient
 from workers.channels.base import Outgoing, SendFailure
 
 log = structlog.get_logger(__name__)
@@ -41,6 +41,7 @@ Deliver = Callable[[Outgoing, Settings], str]
 # Kinds that remind of an appointment still to come and carry a confirm/cancel link.
 ABOUT_UPCOMING = ("confirmation", "reminder")
 UPCOMING = ("booked", "confirmed")
+QUIET_GRACE = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -63,24 +64,18 @@ class Facts:
     consents: bool  # the patient's newest decision on their preferred channel
 
 
-def _consent_now() -> ScalarSelect[bool]:
-    return (
-        select(PatientConsent.granted)
-        .where(
-            PatientConsent.patient_id == Patient.id,
-            PatientConsent.channel == Patient.preferred_channel,
-        )
-        .order_by(PatientConsent.recorded_at.desc(), PatientConsent.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def _locked_facts(session: Session, message_id: uuid.UUID, settings: Settings) -> Facts | None:
     """The message, locked, with everything the checks and the text need: one statement
     (the send path is the outbox's hot loop)."""
     row = session.execute(
-        select(Message, Patient, Appointment, Location, MessageSettings, _consent_now())
+        select(
+            Message,
+            Patient,
+            Appointment,
+            Location,
+            MessageSettings,
+            granted_now(Patient.id, Patient.preferred_channel),
+        )
         .join(Patient, Patient.id == Message.patient_id)
         .join(Appointment, Appointment.id == Message.appointment_id)
         .join(Location, Location.id == Message.location_id)
@@ -93,6 +88,22 @@ def _locked_facts(session: Session, message_id: uuid.UUID, settings: Settings) -
     message, patient, appointment, location, saved, granted = row
     effective = combine(location, saved, settings)
     return Facts(message, patient, appointment, location, effective, bool(granted))
+
+
+def _slot_taken(session: Session, freed: Appointment) -> bool:
+    """Someone else was booked into the freed time with that practitioner meanwhile."""
+    overlap = Appointment.during.op("&&")(func.tstzrange(freed.starts_at, freed.ends_at, "[)"))
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Appointment.practitioner_id == freed.practitioner_id,
+                    Appointment.status.not_in(FREED),
+                    overlap,
+                )
+            )
+        )
+    )
 
 
 def _appointment_check(session: Session, facts: Facts, now: datetime) -> str | None:
@@ -109,12 +120,21 @@ def _appointment_check(session: Session, facts: Facts, now: datetime) -> str | N
                 WaitlistEntry.status == "offered",
             )
         )
-        return None if still_offered else "offer_closed"
+        if not still_offered:
+            return "offer_closed"
+        return "slot_taken" if _slot_taken(session, appointment) else None
     if appointment.status not in UPCOMING:
         return "appointment_" + appointment.status
     if appointment.starts_at != message.appointment_starts_at:
         return "appointment_moved"
     return None
+
+
+def _just_late(message: Message, quiet: QuietHours, now: datetime) -> bool:
+    """Due before quiet hours began and reached only just after (a backlog at 20:59): sent,
+    rather than held to the morning and maybe skipped for an early visit."""
+    began = quiet.began(now)
+    return message.send_at < began and now - began <= QUIET_GRACE
 
 
 def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None:
@@ -136,7 +156,7 @@ def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None
     quiet = QuietHours(
         facts.settings.quiet_start, facts.settings.quiet_end, ZoneInfo(patient.time_zone)
     )
-    if quiet.contains(now):
+    if quiet.contains(now) and not _just_late(facts.message, quiet, now):
         until = quiet.ends(now)
         if facts.message.kind != "cancellation" and until >= facts.appointment.starts_at:
             return Skip("quiet_hours")
@@ -145,32 +165,18 @@ def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None
 
 
 def _link(session: Session, facts: Facts, settings: Settings) -> str | None:
-    """A fresh confirm/cancel link for this message (a retry replaces the unsent one)."""
+    """A new confirm/cancel link for this send (never an update: see AppointmentLink)."""
     if facts.message.kind not in ABOUT_UPCOMING:
         return None
     token = new_token(LINK_TOKEN_BYTES)
-    values = {
-        "token_hash": hash_token(token, settings.secret_key),
-        "message_id": facts.message.id,
-        "appointment_id": facts.appointment.id,
-        "expires_at": facts.appointment.starts_at,
-    }
-    statement = pg_insert(AppointmentLink).values(values)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[AppointmentLink.message_id],
-            set_={"token_hash": statement.excluded.token_hash, "expires_at": values["expires_at"]},
+    session.add(
+        AppointmentLink(
+            token_hash=hash_token(token, settings.secret_key),
+            message_id=facts.message.id,
+            expires_at=facts.appointment.starts_at,
         )
     )
     return f"{settings.public_url.rstrip('/')}/a/{token}"
-
-
-def _phone(location: Location) -> str | None:
-    if not location.phone:
-        return None
-    return phonenumbers.format_number(
-        phonenumbers.parse(location.phone), phonenumbers.PhoneNumberFormat.NATIONAL
-    )
 
 
 def compose(session: Session, facts: Facts, settings: Settings) -> Rendered:
@@ -183,7 +189,7 @@ def compose(session: Session, facts: Facts, settings: Settings) -> Rendered:
         starts_at=appointment.starts_at,
         zone=ZoneInfo(facts.location.time_zone),
         link=_link(session, facts, settings),
-        phone=_phone(facts.location),
+        phone=display_phone(facts.location.phone),
         moved=appointment.rescheduled_from_id is not None,
     )
 
@@ -240,7 +246,8 @@ def send_one(
         message.send_at = _retry_at(message, now, settings)
         return "retry"
     _leave_queue(message, "sent", now, "sent")
-    message.sent_at, message.provider_id = now, provider_id
+    message.sent_at, message.provider_id = now, provider_id[:255]
+    message.last_error = None  # the history keeps earlier attempts' errors
     message.segments = gsm.segments(rendered.body) if message.channel == "sms" else None
     log.info("message sent", message_id=str(message.id), kind=message.kind, channel=message.channel)
     return "sent"

@@ -123,15 +123,16 @@ async def _store(session: AsyncSession, inbound: Inbound) -> uuid.UUID | None:
 async def _confirm_next(
     session: AsyncSession, patient_ids: Sequence[uuid.UUID], client: ClientInfo, now: datetime
 ) -> Appointment | None:
-    """Confirm the earliest upcoming booked visit of any patient with the number (a parent
-    and child may share a phone: the next visit is the one the reply is about)."""
+    """Confirm the earliest upcoming visit of any patient with the number (a parent and
+    child may share a phone: the next visit is the one the reply is about). When that visit
+    is already confirmed, nothing changes: a later visit is never confirmed by mistake."""
     if not patient_ids:
         return None
     appointment = await session.scalar(
         select(Appointment)
         .where(
             Appointment.patient_id.in_(patient_ids),
-            Appointment.status == Status.booked,
+            Appointment.status.in_([Status.booked, Status.confirmed]),
             Appointment.starts_at > now,
         )
         .order_by(Appointment.starts_at, Appointment.id)
@@ -140,6 +141,8 @@ async def _confirm_next(
     )
     if appointment is None:
         return None
+    if appointment.status == Status.confirmed:
+        return appointment
     lifecycle.apply(
         session, appointment, lifecycle.CONFIRM, actor_id=None, now=now, detail=dict(VIA_SMS)
     )

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Header, Request, Response
 
 from services.core import clock
 from services.core.deps import ClientDep, SessionDep, SettingsDep
+from services.core.errors import ValidationFailed
+from services.core.forms import FormRefused, small_form
 from services.messaging import webhook
 
 router = APIRouter(tags=["webhooks"])
@@ -41,7 +43,10 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
         "content": {"text/xml": {"schema": {"type": "string"}}},
     },
     403: {"description": "No valid provider signature (or no auth token configured)"},
-    422: {"description": "Signed, but MessageSid, From or Body is missing or too long"},
+    422: {
+        "description": "Not a small urlencoded form, or MessageSid, From or Body is missing or"
+        " too long"
+    },
 }
 
 
@@ -56,8 +61,13 @@ async def inbound_sms(
     """A text from a patient: C/YES confirms their next visit, STOP withdraws SMS consent,
     anything else is kept for the front desk. Answers empty TwiML (no automatic reply)."""
     webhook.expect_signature(settings, signature)
-    form = await request.form()
-    params = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+    try:
+        params = await small_form(request)
+    except FormRefused:
+        raise ValidationFailed(
+            "Expected a small application/x-www-form-urlencoded body.",
+            errors=[{"loc": ["body"], "msg": "not a small urlencoded form", "type": "form"}],
+        ) from None
     webhook.authenticate(settings, params, signature)
     inbound = webhook.parse(params)
     await webhook.receive(session, inbound, client=client, now=clock.utcnow())

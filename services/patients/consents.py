@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.core import clock
 from services.patients.models import PatientConsent
@@ -57,6 +58,21 @@ def current_statement(patient_ids: Sequence[uuid.UUID]) -> Select[uuid.UUID, str
             PatientConsent.recorded_at.desc(),
             PatientConsent.id.desc(),
         )
+    )
+
+
+def granted_now(
+    patient_id: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID],
+    channel: ColumnElement[str] | InstrumentedAttribute[str],
+) -> ScalarSelect[bool]:
+    """The newest decision for one patient and channel, as a correlated subquery (NULL: none
+    recorded, which means no consent)."""
+    return (
+        select(PatientConsent.granted)
+        .where(PatientConsent.patient_id == patient_id, PatientConsent.channel == channel)
+        .order_by(PatientConsent.recorded_at.desc(), PatientConsent.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import Appointment, StatusChange
@@ -69,13 +69,14 @@ async def make_link(
     expires_at: datetime | None = None,
 ) -> str:
     """A link as the sender makes one, on one of the appointment's messages (booking wrote
-    them); answers the token, which only this test knows."""
+    them), which is then sent (the sender marks it sent in the same transaction); answers
+    the token, which only this test knows."""
     appointment = await fresh(session, appointment_id)
     taken = select(AppointmentLink.message_id)
     message_id = await session.scalar(
         select(Message.id)
         .where(Message.appointment_id == appointment.id, Message.id.not_in(taken))
-        .order_by(Message.created_at, Message.id)
+        .order_by(Message.created_at, Message.kind != "confirmation", Message.offset_minutes)
         .limit(1)
     )
     assert message_id is not None, "booking wrote no message to hang the link on"
@@ -84,9 +85,13 @@ async def make_link(
         AppointmentLink(
             token_hash=hash_token(token, settings.secret_key),
             message_id=message_id,
-            appointment_id=appointment.id,
             expires_at=expires_at or appointment.starts_at,
         )
+    )
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(status="sent", sent_at=func.now(), change="sent")
     )
     await session.flush()
     return token

@@ -171,9 +171,9 @@ def test_a_booking_confirms_at_once_and_reminds_at_the_due_time(
     engine = engine_for(database_url)
     with engine.connect() as connection:
         links = connection.execute(
-            select(AppointmentLink.expires_at).where(
-                AppointmentLink.appointment_id == appointment_id
-            )
+            select(AppointmentLink.expires_at)
+            .join(Message, Message.id == AppointmentLink.message_id)
+            .where(Message.appointment_id == appointment_id)
         ).all()
     engine.dispose()
     assert len(links) == 2  # one per message, expiring at the visit's start

@@ -17,7 +17,7 @@ from services.clinic.models import MessageSettings
 from services.core.audit.models import AuditEvent
 from services.core.settings import Settings
 from services.messaging.links import CANCEL_NOTE
-from services.messaging.models import AppointmentLink
+from services.messaging.models import AppointmentLink, Message
 from services.patients.models import Patient
 from tests.appointments.conftest import APPOINTMENTS, Clinic, at, booked
 from tests.messaging.support import fresh, history, make_link, messages_of, reachable
@@ -59,9 +59,9 @@ async def _link(session: AsyncSession, appointment_id: str) -> AppointmentLink:
     return await session.get_one(
         AppointmentLink,
         await session.scalar(
-            select(AppointmentLink.token_hash).where(
-                AppointmentLink.appointment_id == uuid.UUID(appointment_id)
-            )
+            select(AppointmentLink.token_hash)
+            .join(Message, Message.id == AppointmentLink.message_id)
+            .where(Message.appointment_id == uuid.UUID(appointment_id))
         ),
         populate_existing=True,
     )
@@ -161,7 +161,12 @@ async def test_an_already_confirmed_visit_is_thanked_not_confirmed_again(
 async def test_cancel_frees_the_visit_and_cancels_waiting_messages(
     client: httpx.AsyncClient, session: AsyncSession, visit: Visit
 ) -> None:
-    assert {m.status for m in await messages_of(session, visit.id)} == {"pending"}
+    # The message carrying the link went out; the rest wait.
+    assert sorted(m.status for m in await messages_of(session, visit.id)) == [
+        "pending",
+        "pending",
+        "sent",
+    ]
 
     response = await post(client, visit.url, "cancel")
 
@@ -174,8 +179,10 @@ async def test_cancel_frees_the_visit_and_cancels_waiting_messages(
     assert appointment.late_cancel is False  # two weeks ahead
     change = (await history(session, visit.id))[-1]
     assert change.actor_id is None and change.detail["note"] == CANCEL_NOTE
-    assert {(m.status, m.reason) for m in await messages_of(session, visit.id)} == {
-        ("cancelled", "appointment_cancelled")
+    assert {(m.kind, m.status, m.reason) for m in await messages_of(session, visit.id)} == {
+        ("confirmation", "sent", None),
+        ("reminder", "cancelled", "appointment_cancelled"),
+        ("cancellation", "pending", None),  # the patient was told of the visit: now of this
     }
     assert (await _link(session, visit.id)).used_for == "cancel"
     [audited] = await _audit(session, visit.id, "cancel")

@@ -78,7 +78,6 @@ async def live(servers: Servers, settings: Settings) -> AsyncIterator[Live]:
             AppointmentLink(
                 token_hash=hash_token(token, settings.secret_key),
                 message_id=message.id,
-                appointment_id=appointment.id,
                 expires_at=start,
             )
         )
@@ -102,7 +101,9 @@ async def test_one_press_wins_the_rest_see_the_link_used(live: Live) -> None:
     async with live.database.sessionmaker() as session:
         appointment = await session.get_one(Appointment, live.appointment_id)
         link = await session.scalar(
-            select(AppointmentLink).where(AppointmentLink.appointment_id == live.appointment_id)
+            select(AppointmentLink)
+            .join(Message, Message.id == AppointmentLink.message_id)
+            .where(Message.appointment_id == live.appointment_id)
         )
         changes = await session.scalar(
             select(func.count()).where(StatusChange.appointment_id == live.appointment_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import httpx
 from sqlalchemy import select
@@ -10,10 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import Appointment, WaitlistEntry
 from services.clinic.models import MessageSettings
+from services.core.settings import Settings
 from services.messaging.models import Message, MessageEvent
 from services.messaging.schedule import appointment_booked
+from services.messaging.sending import send_one
 from services.patients.models import Patient, PatientConsent
 from tests.appointments.conftest import ZONE, Clinic, at, booked
+from workers import channels
 
 MONDAY_10 = time(10)
 
@@ -85,30 +89,60 @@ async def test_a_reminder_in_quiet_hours_goes_the_evening_before(
     assert local(two_hours.send_at) == sunday
 
 
-async def test_no_consent_or_no_channel_is_recorded_as_skipped(
-    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
+async def _send_now(session: AsyncSession, message: Message, settings: Settings) -> str:
+    """What a worker does with this row once it is due (the outbox-folder channel)."""
+    message.status, message.queued_at = "queued", datetime.now(UTC)
+    await session.flush()
+    return await session.run_sync(
+        lambda sync: send_one(sync, message.id, settings, channels.send, datetime.now(UTC))
+    )
+
+
+async def test_consent_and_channel_are_judged_when_the_message_is_sent(
+    client: httpx.AsyncClient,
+    clinic: Clinic,
+    session: AsyncSession,
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
-    patient = clinic.patients[1]
-    patient.preferred_channel = "email"
-    patient.email = "no-consent@example.com"
+    outbox = settings.model_copy(update={"data_dir": tmp_path, "quiet_hours": "03:00-03:01"})
+    later = clinic.patients[1]
+    later.preferred_channel, later.email = "email", "later@example.com"
     await session.flush()
     made = await booked(
-        client,
-        clinic.desk,
-        clinic.body(at(clinic.monday, "10:00"), patient_id=str(patient.id)),
+        client, clinic.desk, clinic.body(at(clinic.monday, "10:00"), patient_id=str(later.id))
     )
-    assert {(m.status, m.reason) for m in await messages_of(session, made["id"])} == {
-        ("skipped", "no_consent")
-    }
+    rows = await messages_of(session, made["id"])
+    assert {(m.status, m.reason) for m in rows} == {("pending", None)}
+    # Consent recorded after the booking (a care plan booked at the first visit) counts.
+    consent = await client.post(
+        f"/api/v1/patients/{later.id}/consents",
+        json={"channel": "email", "granted": True, "method": "written"},
+        headers=clinic.desk.headers,
+    )
+    assert consent.status_code == 201, consent.text
+    assert await _send_now(session, rows[0], outbox) == "sent"
 
     silent = await booked(
         client,
         clinic.desk,
         clinic.body(at(clinic.monday, "11:00"), patient_id=str(clinic.patients[2].id)),
     )
-    assert {(m.channel, m.status, m.reason) for m in await messages_of(session, silent["id"])} == {
-        ("none", "skipped", "no_channel")
-    }
+    [first, *_] = await messages_of(session, silent["id"])
+    assert await _send_now(session, first, outbox) == "skipped"
+    assert (first.status, first.reason) == ("skipped", "no_channel")
+
+    unconsented = clinic.patients[3]
+    unconsented.preferred_channel, unconsented.phone = "sms", "+13125550199"
+    await session.flush()
+    nope = await booked(
+        client,
+        clinic.desk,
+        clinic.body(at(clinic.monday, "12:00"), patient_id=str(unconsented.id)),
+    )
+    [first, *_] = await messages_of(session, nope["id"])
+    assert await _send_now(session, first, outbox) == "skipped"
+    assert (first.status, first.reason) == ("skipped", "no_consent")
 
 
 async def test_reschedule_moves_waiting_reminders_and_confirms_the_new_time(

@@ -197,8 +197,18 @@ async def test_a_shared_number_confirms_the_earliest_visit_of_any_of_its_patient
         client, clinic.desk, clinic.body(at(clinic.monday, "10:00"), patient_id=str(child.id))
     )
 
+    # The reply is about the next visit, which is confirmed already: nothing else changes
+    # (a C to today's reminder must not confirm next week's visit).
     assert (await text(provider, inbound("C"))).status_code == 200
+    assert (await fresh(session, childs["id"])).status == "booked"
 
+    cancelled = await client.post(
+        f"{APPOINTMENTS}/{confirmed_already['id']}/cancel",
+        json={"reason": "clinic"},
+        headers=clinic.desk.headers,
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert (await text(provider, inbound("C"))).status_code == 200
     assert (await fresh(session, childs["id"])).status == "confirmed"
     assert (await fresh(session, parents["id"])).status == "booked"
 

@@ -52,7 +52,10 @@ def reap_queued() -> int:
     settings = get_settings()
     with sync_session_scope(engine()) as session:
         returned = outbox.reap(
-            session, clock.utcnow(), timedelta(seconds=settings.queued_timeout_seconds)
+            session,
+            clock.utcnow(),
+            timedelta(seconds=settings.queued_timeout_seconds),
+            settings.send_max_attempts,
         )
     if returned:
         log.warning("queued messages returned to pending", count=len(returned))
