@@ -39,6 +39,8 @@ _FORM = {
                     "type": "object",
                     "required": ["action"],
                     "properties": {"action": {"type": "string", "enum": list(links.ACTIONS)}},
+                    # One field; a body over 1 KiB is refused before it is parsed.
+                    "additionalProperties": False,
                 }
             }
         },
@@ -100,7 +102,7 @@ async def use_link(
     """Confirm or cancel the visit (form field ``action``); the link then stops working."""
     # Read by hand, not as a Form parameter: a bad form must get the 422 page, not JSON.
     try:
-        form = await small_form(request, max_bytes=1024, max_fields=5)
+        form = await small_form(request, max_bytes=1024, max_fields=20)
     except FormRefused:
         return page("unprocessable.html", 422)
     try:
