@@ -90,7 +90,7 @@ def window(start: Bound | None, end: Bound | None, zone: ZoneInfo) -> Window:
     A date-time ``from`` is inclusive, a date-time ``to`` exclusive. Dates are read in the
     patient's time zone."""
     for name, bound in (("from", start), ("to", end)):
-        if bound is not None and not EARLIEST <= _day(bound, zone) <= LATEST:
+        if bound is not None and not _in_range(bound, zone):
             raise _bad_bound(name, "must fall between 1900 and 2200")
     low = _instant(start, zone, after=False)
     high = _instant(end, zone, after=True)
@@ -102,6 +102,13 @@ def window(start: Bound | None, end: Bound | None, zone: ZoneInfo) -> Window:
         first_day=_day(start, zone) if start is not None else None,
         last_day=_day(end, zone) if end is not None else None,
     )
+
+
+def _in_range(bound: Bound, zone: ZoneInfo) -> bool:
+    try:
+        return EARLIEST <= _day(bound, zone) <= LATEST
+    except OverflowError:  # 9999-12-31T23:00-12:00 is past what datetime holds in UTC
+        return False
 
 
 def _day(bound: Bound, zone: ZoneInfo) -> date:

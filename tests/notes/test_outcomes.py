@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import struct
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -162,6 +163,8 @@ async def test_date_and_datetime_bounds(client: httpx.AsyncClient, history: Hist
         ({"from": "2026-03-10T09:00:00-05:00", "to": "2026-03-10T09:00:00-05:00"}, "to"),
         ({"from": "1800-01-01"}, "from"),
         ({"to": "9999-12-31"}, "to"),
+        ({"to": "9999-12-31T23:00:00-12:00"}, "to"),
+        ({"from": "0001-01-01T00:00:00+14:00"}, "from"),
         ({"from": "2026-03-10T09:00:00"}, "from"),  # no offset
         ({"to": "yesterday"}, "to"),
     ],
@@ -279,6 +282,22 @@ def test_titles_name_the_range_not_the_patient() -> None:
     one = data.model_copy(update={"visits": [visit]})
     # 03:00 UTC on the 3rd is the evening of the 2nd in Chicago.
     assert outcomes.title(one, unbounded, CHICAGO) == "Outcomes, 2026-03-02 to 2026-03-02"
+
+
+def test_charts_render_in_parallel_threads() -> None:
+    """The object API keeps no global state: charts drawn at once come out identical."""
+    point = outcomes.OutcomePoint(
+        at=datetime(2026, 3, 2, 15, tzinfo=UTC), value=4, source="note", appointment_id=None
+    )
+    data = outcomes.Outcomes(
+        patient_id=uuid.uuid4(),
+        measures=[outcomes.OutcomeSeries(code="pain_nrs", unit="score", points=[point] * 3)],
+        visits=[],
+    )
+    bounds = outcomes.window(date(2026, 3, 1), date(2026, 3, 31), CHICAGO)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pngs = list(pool.map(lambda _: outcomes.render_png(data, bounds, CHICAGO), range(8)))
+    assert len(set(pngs)) == 1
 
 
 def test_a_single_point_renders() -> None:
