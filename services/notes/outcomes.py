@@ -204,7 +204,7 @@ def _x(at: datetime, zone: ZoneInfo) -> float:
 
 
 def title(data: Outcomes, bounds: Window, zone: ZoneInfo) -> str:
-    """ "Outcomes" and the date range: the one asked for, else the data's own."""
+    """The chart's title: Outcomes and the date range asked for, else the data's own."""
     instants = [p.at for m in data.measures if m.code in CHARTED for p in m.points]
     instants += [v.starts_at for v in data.visits]
     first = bounds.first_day or (min(instants).astimezone(zone).date() if instants else None)
