@@ -112,6 +112,8 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/notes/{note_id}/revisions"): CHIROPRACTOR,
     ("GET", "/api/v1/patients/{patient_id}/timeline"): ANY_STAFF,
     ("GET", "/api/v1/patients/{patient_id}/observations"): CHIROPRACTOR,
+    ("GET", "/api/v1/patients/{patient_id}/outcomes"): CHIROPRACTOR,
+    ("GET", "/api/v1/patients/{patient_id}/outcomes.png"): CHIROPRACTOR,
     ("GET", "/api/v1/appointment-types/{type_id}/note-template"): CHIROPRACTOR,
     ("PUT", "/api/v1/appointment-types/{type_id}/note-template"): CHIROPRACTOR,
     # messaging: the patient's confirm/cancel page (the token in the link is the credential),

@@ -1,5 +1,6 @@
-"""A patient's clinical story: the timeline (every staff role, content by role) and the
-series of one outcome measure (chiropractors)."""
+"""A patient's clinical story: the timeline (every staff role, content by role), the
+series of one outcome measure, and every measure with the visits as JSON or a chart
+(chiropractors)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import uuid
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Query, Response
 
 from services.core.auth.deps import StaffPrincipal, require_roles
 from services.core.auth.roles import Role
 from services.core.auth.service import Principal
 from services.core.deps import ClientDep, SessionDep
 from services.core.pagination import Page, PageDep
-from services.notes import timeline
+from services.core.types import IsoDate, IsoDateTime
+from services.notes import outcomes, timeline
+from services.notes.outcomes import Outcomes
 from services.notes.service import OUTCOMES
 from services.notes.timeline import ObservationOut, TimelineEntry
 
@@ -55,3 +59,56 @@ async def patient_observations(
         session, patient_id, code.value, page=page, actor=doctor, client=client
     )
     return Page[ObservationOut].build(rows, page)
+
+
+_BOUNDS = (
+    "A date (YYYY-MM-DD, the patient's local day) or a date-time with an offset; `from` is "
+    "inclusive, a date `to` includes its whole day, a date-time `to` is exclusive."
+)
+From = Annotated[IsoDateTime | IsoDate | None, Query(alias="from", description=_BOUNDS)]
+To = Annotated[IsoDateTime | IsoDate | None, Query(alias="to", description=_BOUNDS)]
+
+
+@router.get("/{patient_id}/outcomes", response_model=Outcomes, responses=_NOT_FOUND)
+async def patient_outcomes(
+    patient_id: uuid.UUID,
+    doctor: Chiropractor,
+    session: SessionDep,
+    client: ClientDep,
+    start: From = None,
+    end: To = None,
+) -> Outcomes:
+    """Every outcome measure with values in the range (oldest first, from signed notes and
+    check-ins) and the patient's completed visits."""
+    data, _, _ = await outcomes.outcomes(
+        session, patient_id, start=start, end=end, actor=doctor, client=client
+    )
+    return data
+
+
+@router.get(
+    "/{patient_id}/outcomes.png",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Pain and headache days over time, visits as dashed lines",
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **_NOT_FOUND,
+    },
+)
+async def patient_outcomes_chart(
+    patient_id: uuid.UUID,
+    doctor: Chiropractor,
+    session: SessionDep,
+    client: ClientDep,
+    start: From = None,
+    end: To = None,
+) -> Response:
+    """The outcomes as a 900x500 PNG chart: pain NRS (left axis) and headache days (right
+    axis), check-in values hollow, completed visits as dashed lines; no name on it."""
+    data, bounds, zone = await outcomes.outcomes(
+        session, patient_id, start=start, end=end, actor=doctor, client=client, chart=True
+    )
+    png = await to_thread.run_sync(outcomes.render_png, data, bounds, zone)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
