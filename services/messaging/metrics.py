@@ -53,7 +53,5 @@ async def exposition(session: AsyncSession) -> bytes:
     )
     lag = await session.scalar(select(func.extract("epoch", func.now() - oldest))) if oldest else 0
     registry = CollectorRegistry()
-    registry.register(
-        _Snapshot([(k, c, s, int(n)) for k, c, s, n in totals.tuples()], float(lag or 0))
-    )
+    registry.register(_Snapshot([(k, c, s, int(n)) for k, c, s, n in totals], float(lag or 0)))
     return generate_latest(registry)
