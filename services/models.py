@@ -8,6 +8,7 @@ from services.appointments.models import (
     StatusChange,
     WaitlistEntry,
 )
+from services.checkins.models import Alert, Checkin, CheckinAnswers, QuestionnaireVersion
 from services.clinic.models import (
     AppointmentType,
     Location,
@@ -34,6 +35,7 @@ from services.patients.models import Patient, PatientConsent
 metadata = Base.metadata
 
 __all__ = [
+    "Alert",
     "Appointment",
     "AppointmentLink",
     "AppointmentSeries",
@@ -41,6 +43,8 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "CalendarFeed",
+    "Checkin",
+    "CheckinAnswers",
     "IdempotencyKey",
     "InboundSms",
     "Location",
@@ -56,6 +60,7 @@ __all__ = [
     "PatientConsent",
     "Practitioner",
     "PractitionerLocation",
+    "QuestionnaireVersion",
     "Room",
     "ScheduleException",
     "StatusChange",

@@ -51,6 +51,11 @@ EXPECTED_TABLES = {
     "message_events",
     "appointment_links",
     "inbound_sms",
+    # check-ins
+    "questionnaires",
+    "checkins",
+    "checkin_answers",
+    "alerts",
 }
 
 
