@@ -123,6 +123,9 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/webhooks/sms"): PROVIDER_SIGNED,
     ("GET", "/api/v1/messages"): ANY_STAFF,
     ("GET", "/api/v1/inbound-sms"): ANY_STAFF,
+    # check-in alerts: clinical data, chiropractors only
+    ("GET", "/api/v1/alerts"): CHIROPRACTOR,
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): CHIROPRACTOR,
 }
 
 IDENTITIES: list[Role | None] = [None, *Role]

@@ -1,0 +1,3 @@
+from tests.appointments.conftest import clinic
+
+__all__ = ["clinic"]
