@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, ExcludeConstraint, Range
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.core.database import Base, now_column
+from services.core.database import Base, now_column, sql_list
 
 STATUSES = (
     "booked",
@@ -45,10 +45,6 @@ CANCEL_REASONS = ("patient", "clinic", "illness")
 # Statuses whose time is free again: the constraints below ignore these rows.
 FREED = ("cancelled", "no_show", "rescheduled")
 HOLDS_TIME_SQL = "status NOT IN ('cancelled', 'no_show', 'rescheduled')"
-
-
-def _sql_list(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class AppointmentSeries(Base):
@@ -83,9 +79,9 @@ class Appointment(Base):
     __table_args__ = (
         CheckConstraint("starts_at < ends_at", name="starts_before_end"),
         CheckConstraint("held_from <= starts_at AND held_until >= ends_at", name="held_covers"),
-        CheckConstraint(f"status IN {_sql_list(STATUSES)}", name="status_valid"),
+        CheckConstraint(f"status IN {sql_list(STATUSES)}", name="status_valid"),
         CheckConstraint(
-            f"cancel_reason IS NULL OR cancel_reason IN {_sql_list(CANCEL_REASONS)}",
+            f"cancel_reason IS NULL OR cancel_reason IN {sql_list(CANCEL_REASONS)}",
             name="cancel_reason_valid",
         ),
         CheckConstraint(

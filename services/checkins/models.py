@@ -31,14 +31,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.core.database import Base, now_column
+from services.core.database import Base, now_column, sql_list
 
 STATUSES = ("scheduled", "sent", "answered", "expired", "cancelled")
 SEVERITIES = ("urgent", "normal")
-
-
-def _sql_list(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class QuestionnaireVersion(Base):
@@ -62,7 +58,7 @@ class QuestionnaireVersion(Base):
 class Checkin(Base):
     __tablename__ = "checkins"
     __table_args__ = (
-        CheckConstraint(f"status IN {_sql_list(STATUSES)}", name="status_valid"),
+        CheckConstraint(f"status IN {sql_list(STATUSES)}", name="status_valid"),
         CheckConstraint(
             "(status = 'answered') = (answered_at IS NOT NULL)", name="answered_at_matches"
         ),
@@ -105,7 +101,7 @@ class Alert(Base):
 
     __tablename__ = "alerts"
     __table_args__ = (
-        CheckConstraint(f"severity IN {_sql_list(SEVERITIES)}", name="severity_valid"),
+        CheckConstraint(f"severity IN {sql_list(SEVERITIES)}", name="severity_valid"),
         CheckConstraint("cardinality(reasons) >= 1", name="has_reasons"),
         CheckConstraint(
             "(acknowledged_by IS NULL) = (acknowledged_at IS NULL)", name="acknowledged_together"

@@ -43,6 +43,11 @@ def now_column() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+def sql_list(values: tuple[str, ...]) -> str:
+    """``('a', 'b')`` for a CHECK constraint's ``IN`` list (fixed literals from code only)."""
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
 def normalise_url(url: str) -> str:
     """Accept plain ``postgresql://`` URLs and use the psycopg 3 driver for them."""
     parsed = make_url(url)

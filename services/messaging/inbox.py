@@ -107,16 +107,7 @@ async def list_inbound(
         actor_id=actor.user_id,
         action="list",
         resource_type=INBOUND_RESOURCE,
-        rows=[(r.id, r.patient_id) for r in shown if r.patient_id is not None],
+        rows=[(r.id, r.patient_id) for r in shown],
         client=client,
     )
-    for unmatched in (r for r in shown if r.patient_id is None):
-        await audit.record(
-            session,
-            actor_id=actor.user_id,
-            action="list",
-            resource_type=INBOUND_RESOURCE,
-            resource_id=unmatched.id,
-            client=client,
-        )
     return [InboundSmsOut.model_validate(r) for r in rows]

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from services.core import clock
 from services.core.deps import ClientDep, SessionDep, SettingsDep
-from services.core.forms import FormRefused, small_form
+from services.core.forms import FormRefused, form_body, small_form
 from services.messaging import links
 from services.messaging.pages import HTML_PAGE, page
 
@@ -30,22 +30,15 @@ _PAGES: dict[int | str, dict[str, Any]] = {
         "content": HTML_PAGE,
     },
 }
-_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "required": ["action"],
-                    "properties": {"action": {"type": "string", "enum": list(links.ACTIONS)}},
-                    # One field; a body over 1 KiB is refused before it is parsed.
-                    "additionalProperties": False,
-                }
-            }
-        },
+_FORM = form_body(
+    {
+        "type": "object",
+        "required": ["action"],
+        "properties": {"action": {"type": "string", "enum": list(links.ACTIONS)}},
+        # One field; a body over 1 KiB is refused before it is parsed.
+        "additionalProperties": False,
     }
-}
+)
 
 
 def _visit_context(visit: links.Visit) -> dict[str, Any]:

@@ -30,23 +30,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.core.database import Base, now_column
+from services.core.database import Base, now_column, sql_list
 
 KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offer")
 CHANNELS = ("sms", "email", "none")
 STATUSES = ("pending", "queued", "sent", "cancelled", "skipped", "failed")
 
 
-def _sql_list(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
-        CheckConstraint(f"kind IN {_sql_list(KINDS)}", name="kind_valid"),
-        CheckConstraint(f"channel IN {_sql_list(CHANNELS)}", name="channel_valid"),
-        CheckConstraint(f"status IN {_sql_list(STATUSES)}", name="status_valid"),
+        CheckConstraint(f"kind IN {sql_list(KINDS)}", name="kind_valid"),
+        CheckConstraint(f"channel IN {sql_list(CHANNELS)}", name="channel_valid"),
+        CheckConstraint(f"status IN {sql_list(STATUSES)}", name="status_valid"),
         CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent_at_matches"),
         CheckConstraint("(status = 'queued') = (queued_at IS NOT NULL)", name="queued_at_matches"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),

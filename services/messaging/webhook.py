@@ -215,26 +215,15 @@ async def receive(
         .values(action=action, patient_id=patient_id, appointment_id=appointment_id)
     )
     detail = {"action": action, "patients": len(patient_ids)}
-    if patient_id is not None:
-        await audit.record_for_patient(
-            session,
-            actor_id=None,
-            action="receive",
-            resource_type=RESOURCE,
-            resource_id=row_id,
-            patient_id=patient_id,
-            client=client,
-            detail=detail,
-        )
-    else:
-        await audit.record(
-            session,
-            actor_id=None,
-            action="receive",
-            resource_type=RESOURCE,
-            resource_id=row_id,
-            client=client,
-            detail=detail,
-        )
+    await audit.record_for_patient(
+        session,
+        actor_id=None,
+        action="receive",
+        resource_type=RESOURCE,
+        resource_id=row_id,
+        patient_id=patient_id,
+        client=client,
+        detail=detail,
+    )
     log.info("inbound sms", action=action)  # no number, no text: both are PHI
     return action

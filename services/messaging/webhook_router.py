@@ -12,31 +12,24 @@ from fastapi import APIRouter, Header, Request, Response
 from services.core import clock
 from services.core.deps import ClientDep, SessionDep, SettingsDep
 from services.core.errors import ValidationFailed
-from services.core.forms import FormRefused, small_form
+from services.core.forms import FormRefused, form_body, small_form
 from services.messaging import webhook
 
 router = APIRouter(tags=["webhooks"])
 
-_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "required": ["MessageSid", "From", "Body"],
-                    "properties": {
-                        "MessageSid": {"type": "string", "maxLength": 64},
-                        "From": {"type": "string", "maxLength": 20},
-                        "To": {"type": "string"},
-                        "Body": {"type": "string"},
-                    },
-                    "additionalProperties": {"type": "string"},
-                }
-            }
+_FORM = form_body(
+    {
+        "type": "object",
+        "required": ["MessageSid", "From", "Body"],
+        "properties": {
+            "MessageSid": {"type": "string", "maxLength": 64},
+            "From": {"type": "string", "maxLength": 20},
+            "To": {"type": "string"},
+            "Body": {"type": "string"},
         },
+        "additionalProperties": {"type": "string"},
     }
-}
+)
 _ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Received (or received before: a retry changes nothing)",

@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -26,11 +25,7 @@ from services.app import create_app
 from services.appointments.models import Appointment
 from services.core.database import Database
 from services.core.settings import Settings
-from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
-from services.messaging.models import AppointmentLink, Message
-from tests.appointments.conftest import add_patient
-from tests.clinic.factories import ClinicFactory
-from tests.factories import Factory
+from tests.messaging.support import linked_visit
 from tests.servers import TEMPLATE_DB, Servers
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -50,49 +45,9 @@ class Visit:
 
 async def _seed(url: str, settings: Settings) -> Visit:
     database = Database.from_url(url, pool_size=1)
-    token = new_token(LINK_TOKEN_BYTES)
     try:
         async with database.sessionmaker() as session:
-            setup = ClinicFactory(Factory(session, settings))
-            location = await setup.location(name=f"The Balanced Atlas {uuid.uuid4().hex[:4]}")
-            practitioner = await setup.practitioner(location)
-            kind = await setup.appointment_type()
-            patient = await add_patient(session, "Jordan")
-            start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
-            appointment = Appointment(
-                patient_id=patient.id,
-                practitioner_id=practitioner.id,
-                location_id=location.id,
-                appointment_type_id=kind.id,
-                starts_at=start,
-                ends_at=start + timedelta(minutes=30),
-                held_from=start,
-                held_until=start + timedelta(minutes=30),
-            )
-            session.add(appointment)
-            await session.flush()
-            # The reminder that carried the link went out (the sender marks it sent).
-            message = Message(
-                kind="reminder",
-                patient_id=patient.id,
-                appointment_id=appointment.id,
-                appointment_starts_at=start,
-                location_id=location.id,
-                channel="sms",
-                offset_minutes=120,
-                send_at=datetime.now(UTC),
-                status="sent",
-                sent_at=datetime.now(UTC),
-            )
-            session.add(message)
-            await session.flush()
-            session.add(
-                AppointmentLink(
-                    token_hash=hash_token(token, settings.secret_key),
-                    message_id=message.id,
-                    expires_at=start,
-                )
-            )
+            appointment, token = await linked_visit(session, settings)
             await session.commit()
             return Visit(appointment.id, token, "Jordan")
     finally:

@@ -12,19 +12,27 @@ from services.appointments.models import Appointment, StatusChange
 from services.core.settings import Settings
 from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
 from services.messaging.models import AppointmentLink, Message
+from services.messaging.sending import send_one
 from services.patients.models import Patient, PatientConsent
+from tests.appointments.conftest import add_patient
+from tests.clinic.factories import ClinicFactory
+from tests.factories import Factory
+from workers import channels
 
 PHONE = "+13125550142"
 
 
-async def reachable(session: AsyncSession, patient: Patient, phone: str = PHONE) -> Patient:
-    """SMS as the preferred channel, a phone and consent: booking writes pending rows."""
+async def reachable(
+    session: AsyncSession, patient: Patient, phone: str = PHONE, *, channel: str = "sms"
+) -> Patient:
+    """A phone, an email, ``channel`` as the preferred one and consent on it."""
     patient.phone = phone
-    patient.preferred_channel = "sms"
+    patient.email = "jordan@example.com"
+    patient.preferred_channel = channel
     session.add(
         PatientConsent(
             patient_id=patient.id,
-            channel="sms",
+            channel=channel,
             granted=True,
             method="written",
             recorded_at=datetime.now(UTC) - timedelta(days=1),
@@ -95,3 +103,60 @@ async def make_link(
     )
     await session.flush()
     return token
+
+
+async def send_now(session: AsyncSession, message: Message, settings: Settings) -> str:
+    """What a worker does with this row once it is due (the configured channel)."""
+    message.status, message.queued_at = "queued", datetime.now(UTC)
+    await session.flush()
+    return await session.run_sync(
+        lambda sync: send_one(sync, message.id, settings, channels.send, datetime.now(UTC))
+    )
+
+
+async def linked_visit(session: AsyncSession, settings: Settings) -> tuple[Appointment, str]:
+    """A clinic, Jordan's visit three days ahead and the reminder about it that went out,
+    with its confirm/cancel link; answers the visit and the link's token. Not committed."""
+    setup = ClinicFactory(Factory(session, settings))
+    location = await setup.location(name=f"The Balanced Atlas {uuid.uuid4().hex[:4]}")
+    practitioner = await setup.practitioner(location)
+    kind = await setup.appointment_type()
+    patient = await add_patient(session, "Jordan")
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    appointment = Appointment(
+        patient_id=patient.id,
+        practitioner_id=practitioner.id,
+        location_id=location.id,
+        appointment_type_id=kind.id,
+        starts_at=start,
+        ends_at=start + timedelta(minutes=30),
+        held_from=start,
+        held_until=start + timedelta(minutes=30),
+    )
+    session.add(appointment)
+    await session.flush()
+    # The sender marks a message sent in the transaction that adds its link.
+    message = Message(
+        kind="reminder",
+        patient_id=patient.id,
+        appointment_id=appointment.id,
+        appointment_starts_at=start,
+        location_id=location.id,
+        channel="sms",
+        offset_minutes=120,
+        send_at=datetime.now(UTC),
+        status="sent",
+        sent_at=datetime.now(UTC),
+    )
+    session.add(message)
+    await session.flush()
+    token = new_token(LINK_TOKEN_BYTES)
+    session.add(
+        AppointmentLink(
+            token_hash=hash_token(token, settings.secret_key),
+            message_id=message.id,
+            expires_at=start,
+        )
+    )
+    await session.flush()
+    return appointment, token

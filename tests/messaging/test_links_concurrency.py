@@ -8,7 +8,6 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -18,11 +17,8 @@ from services.app import create_app
 from services.appointments.models import Appointment, StatusChange
 from services.core.database import Database
 from services.core.settings import Settings
-from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
 from services.messaging.models import AppointmentLink, Message
-from tests.appointments.conftest import add_patient
-from tests.clinic.factories import ClinicFactory
-from tests.factories import Factory
+from tests.messaging.support import linked_visit
 from tests.servers import TEMPLATE_DB, Servers
 
 pytestmark = pytest.mark.slow
@@ -43,44 +39,8 @@ class Live:
 async def live(servers: Servers, settings: Settings) -> AsyncIterator[Live]:
     url = servers.recreate_database(DB, template=TEMPLATE_DB)
     database = Database.from_url(url, pool_size=PRESSES + 2)
-    token = new_token(LINK_TOKEN_BYTES)
     async with database.sessionmaker() as session:
-        setup = ClinicFactory(Factory(session, settings))
-        location = await setup.location()
-        practitioner = await setup.practitioner(location)
-        kind = await setup.appointment_type()
-        patient = await add_patient(session)
-        start = datetime.now(UTC) + timedelta(days=3)
-        appointment = Appointment(
-            patient_id=patient.id,
-            practitioner_id=practitioner.id,
-            location_id=location.id,
-            appointment_type_id=kind.id,
-            starts_at=start,
-            ends_at=start + timedelta(minutes=30),
-            held_from=start,
-            held_until=start + timedelta(minutes=30),
-        )
-        session.add(appointment)
-        await session.flush()
-        message = Message(
-            kind="confirmation",
-            patient_id=patient.id,
-            appointment_id=appointment.id,
-            appointment_starts_at=start,
-            location_id=location.id,
-            channel="sms",
-            send_at=datetime.now(UTC),
-        )
-        session.add(message)
-        await session.flush()
-        session.add(
-            AppointmentLink(
-                token_hash=hash_token(token, settings.secret_key),
-                message_id=message.id,
-                expires_at=start,
-            )
-        )
+        appointment, token = await linked_visit(session, settings)
         await session.commit()
         appointment_id = appointment.id
     app = create_app(settings.model_copy(update={"database_url": url}), database=database)

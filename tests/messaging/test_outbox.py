@@ -17,7 +17,7 @@ from services.messaging.outbox import reap
 from services.messaging.sending import QUIET_GRACE, _just_late
 from services.messaging.timing import QuietHours
 from tests.appointments.conftest import Clinic, at, booked
-from tests.messaging.test_scheduling import _send_now, messages_of, reachable
+from tests.messaging.support import messages_of, reachable, send_now
 from workers import channels
 from workers.channels.base import Outgoing, SendFailure
 
@@ -95,7 +95,7 @@ async def test_a_waitlist_offer_for_a_slot_taken_meanwhile_is_not_sent(
     )
     assert offer is not None
     quiet = settings.model_copy(update={"data_dir": tmp_path, "quiet_hours": "03:00-03:01"})
-    assert await _send_now(session, offer, quiet) == "skipped"
+    assert await send_now(session, offer, quiet) == "skipped"
     assert offer.reason == "slot_taken"
 
 

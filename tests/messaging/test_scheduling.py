@@ -14,40 +14,10 @@ from services.clinic.models import MessageSettings
 from services.core.settings import Settings
 from services.messaging.models import Message, MessageEvent
 from services.messaging.schedule import appointment_booked
-from services.messaging.sending import send_one
-from services.patients.models import Patient, PatientConsent
 from tests.appointments.conftest import ZONE, Clinic, at, booked
-from workers import channels
+from tests.messaging.support import messages_of, reachable, send_now
 
 MONDAY_10 = time(10)
-
-
-async def reachable(session: AsyncSession, patient: Patient, channel: str = "sms") -> Patient:
-    """Give the patient a contact, a preferred channel and consent on it."""
-    patient.phone = "+13125550142"
-    patient.email = "jordan@example.com"
-    patient.preferred_channel = channel
-    session.add(
-        PatientConsent(
-            patient_id=patient.id,
-            channel=channel,
-            granted=True,
-            method="written",
-            recorded_at=datetime.now(UTC) - timedelta(days=1),
-        )
-    )
-    await session.flush()
-    return patient
-
-
-async def messages_of(session: AsyncSession, appointment_id: object) -> list[Message]:
-    rows = await session.scalars(
-        select(Message)
-        .where(Message.appointment_id == appointment_id)
-        .order_by(Message.kind, Message.offset_minutes)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
 
 
 def local(instant: datetime) -> datetime:
@@ -89,15 +59,6 @@ async def test_a_reminder_in_quiet_hours_goes_the_evening_before(
     assert local(two_hours.send_at) == sunday
 
 
-async def _send_now(session: AsyncSession, message: Message, settings: Settings) -> str:
-    """What a worker does with this row once it is due (the outbox-folder channel)."""
-    message.status, message.queued_at = "queued", datetime.now(UTC)
-    await session.flush()
-    return await session.run_sync(
-        lambda sync: send_one(sync, message.id, settings, channels.send, datetime.now(UTC))
-    )
-
-
 async def test_consent_and_channel_are_judged_when_the_message_is_sent(
     client: httpx.AsyncClient,
     clinic: Clinic,
@@ -121,7 +82,7 @@ async def test_consent_and_channel_are_judged_when_the_message_is_sent(
         headers=clinic.desk.headers,
     )
     assert consent.status_code == 201, consent.text
-    assert await _send_now(session, rows[0], outbox) == "sent"
+    assert await send_now(session, rows[0], outbox) == "sent"
 
     silent = await booked(
         client,
@@ -129,7 +90,7 @@ async def test_consent_and_channel_are_judged_when_the_message_is_sent(
         clinic.body(at(clinic.monday, "11:00"), patient_id=str(clinic.patients[2].id)),
     )
     [first, *_] = await messages_of(session, silent["id"])
-    assert await _send_now(session, first, outbox) == "skipped"
+    assert await send_now(session, first, outbox) == "skipped"
     assert (first.status, first.reason) == ("skipped", "no_channel")
 
     unconsented = clinic.patients[3]
@@ -141,7 +102,7 @@ async def test_consent_and_channel_are_judged_when_the_message_is_sent(
         clinic.body(at(clinic.monday, "12:00"), patient_id=str(unconsented.id)),
     )
     [first, *_] = await messages_of(session, nope["id"])
-    assert await _send_now(session, first, outbox) == "skipped"
+    assert await send_now(session, first, outbox) == "skipped"
     assert (first.status, first.reason) == ("skipped", "no_consent")
 
 

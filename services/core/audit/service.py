@@ -50,12 +50,14 @@ async def record_for_patient(
     action: str,
     resource_type: str,
     resource_id: uuid.UUID,
-    patient_id: uuid.UUID,
+    patient_id: uuid.UUID | None,
     client: ClientInfo | None,
     detail: dict[str, Any] | None = None,
 ) -> None:
     """A row about a record that belongs to a patient (an appointment, a waitlist entry):
-    the patient's id goes in ``detail``, so the patient's whole trail is one filter away."""
+    the patient's id goes in ``detail``, so the patient's whole trail is one filter away.
+    ``patient_id`` None: a record no patient is known for yet (a text from an unknown
+    number), audited by itself."""
     await record(
         session,
         actor_id=actor_id,
@@ -63,8 +65,12 @@ async def record_for_patient(
         resource_type=resource_type,
         resource_id=resource_id,
         client=client,
-        detail={"patient_id": str(patient_id), **(detail or {})},
+        detail={**_patient(patient_id), **(detail or {})},
     )
+
+
+def _patient(patient_id: uuid.UUID | None) -> dict[str, str]:
+    return {"patient_id": str(patient_id)} if patient_id is not None else {}
 
 
 async def record_many_for_patient(
@@ -73,7 +79,7 @@ async def record_many_for_patient(
     actor_id: uuid.UUID | None,
     action: str,
     resource_type: str,
-    rows: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    rows: Sequence[tuple[uuid.UUID, uuid.UUID | None]],
     client: ClientInfo | None,
 ) -> None:
     """``record_for_patient`` for many ``(resource_id, patient_id)`` at once (a list or a day
@@ -90,7 +96,7 @@ async def record_many_for_patient(
                 "resource_id": str(resource_id),
                 "client_addr": client.address if client else None,
                 "request_id": client.request_id if client else None,
-                "detail": {"patient_id": str(patient_id)},
+                "detail": _patient(patient_id),
             }
             for resource_id, patient_id in rows
         ],
