@@ -8,7 +8,13 @@ from services.appointments.models import (
     StatusChange,
     WaitlistEntry,
 )
-from services.checkins.models import Alert, Checkin, CheckinAnswers, QuestionnaireVersion
+from services.checkins.models import (
+    Alert,
+    Checkin,
+    CheckinAnswers,
+    CheckinPolicy,
+    QuestionnaireVersion,
+)
 from services.clinic.models import (
     AppointmentType,
     Location,
@@ -22,7 +28,7 @@ from services.clinic.models import (
 from services.core.audit.models import AuditEvent
 from services.core.auth.models import AuthSession, LoginFailure, User
 from services.core.database import Base
-from services.messaging.models import AppointmentLink, InboundSms, Message, MessageEvent
+from services.messaging.models import InboundSms, Message, MessageEvent, MessageLink
 from services.notes.models import (
     NoteAddendum,
     NoteRevision,
@@ -37,7 +43,6 @@ metadata = Base.metadata
 __all__ = [
     "Alert",
     "Appointment",
-    "AppointmentLink",
     "AppointmentSeries",
     "AppointmentType",
     "AuditEvent",
@@ -45,12 +50,14 @@ __all__ = [
     "CalendarFeed",
     "Checkin",
     "CheckinAnswers",
+    "CheckinPolicy",
     "IdempotencyKey",
     "InboundSms",
     "Location",
     "LoginFailure",
     "Message",
     "MessageEvent",
+    "MessageLink",
     "MessageSettings",
     "NoteAddendum",
     "NoteRevision",

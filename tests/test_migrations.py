@@ -49,7 +49,7 @@ EXPECTED_TABLES = {
     # messaging
     "messages",
     "message_events",
-    "appointment_links",
+    "message_links",
     "inbound_sms",
     # check-ins
     "questionnaires",

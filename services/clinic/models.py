@@ -223,5 +223,8 @@ class MessageSettings(Base):
     quiet_start: Mapped[time] = mapped_column(Time, server_default=text("'21:00'"))
     quiet_end: Mapped[time] = mapped_column(Time, server_default=text("'08:00'"))
     sender_name: Mapped[str | None] = mapped_column(String(100))
+    # Where urgent check-in alerts are emailed besides the practitioner (the clinic's
+    # shared inbox); NULL: CLINIC_ALERT_EMAIL.
+    alert_email: Mapped[str | None] = mapped_column(String(254))
     late_cancel_minutes: Mapped[int] = mapped_column(Integer, server_default=text("1440"))
     updated_at: Mapped[datetime] = now_column()

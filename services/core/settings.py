@@ -159,6 +159,14 @@ class Settings(BaseSettings):
     email_from: str = Field(
         default="clinic@localhost", description="Sender address of patient emails."
     )
+    alert_email: str | None = Field(
+        default=None,
+        description="The clinic inbox urgent check-in alerts are emailed to (with the "
+        "practitioner); a location's message settings may name another.",
+    )
+    checkin_link_hours: int = Field(
+        default=72, ge=1, le=720, description="How long a check-in link works after it is sent."
+    )
     sms_account_sid: str | None = Field(
         default=None,
         description="Twilio-style account SID; unset: text messages go to the outbox folder.",

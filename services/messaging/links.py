@@ -27,7 +27,7 @@ from services.clinic.service import get_location
 from services.core.deps import ClientInfo
 from services.core.phones import display_phone
 from services.core.tokens import hash_token
-from services.messaging.models import AppointmentLink, Message
+from services.messaging.models import Message, MessageLink
 from services.messaging.render import when_text
 from services.patients.models import Patient
 
@@ -74,12 +74,10 @@ class Outcome:
 
 async def _find(
     session: AsyncSession, token: str, secret_key: str, now: datetime, *, lock: bool
-) -> tuple[AppointmentLink, Appointment]:
+) -> tuple[MessageLink, Appointment]:
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise LinkUnknown
-    query = select(AppointmentLink).where(
-        AppointmentLink.token_hash == hash_token(token, secret_key)
-    )
+    query = select(MessageLink).where(MessageLink.token_hash == hash_token(token, secret_key))
     link = await session.scalar(query.with_for_update() if lock else query)
     if link is None:
         raise LinkUnknown

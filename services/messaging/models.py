@@ -32,7 +32,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.database import Base, now_column, sql_list
 
-KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offer")
+KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offer", "checkin", "alert")
+# Kinds about a check-in: the patient's check-in invitation, and the staff email an urgent
+# alert raises (its recipients are the practitioner and the clinic, not the patient).
+ABOUT_CHECKIN = ("checkin", "alert")
 CHANNELS = ("sms", "email", "none")
 STATUSES = ("pending", "queued", "sent", "cancelled", "skipped", "failed")
 
@@ -49,22 +52,33 @@ class Message(Base):
         CheckConstraint(
             "(kind = 'reminder') = (offset_minutes IS NOT NULL)", name="offset_for_reminders"
         ),
+        CheckConstraint(
+            f"(kind IN {sql_list(ABOUT_CHECKIN)}) = (checkin_id IS NOT NULL)",
+            name="checkin_for_checkin_kinds",
+        ),
         # One confirmation, one cancellation notice, one offer and one reminder per offset
-        # for an appointment, whatever runs twice.
+        # for an appointment, and one invitation and one alert email per check-in,
+        # whatever runs twice.
         UniqueConstraint(
-            "kind", "appointment_id", "offset_minutes", postgresql_nulls_not_distinct=True
+            "kind",
+            "appointment_id",
+            "offset_minutes",
+            "checkin_id",
+            postgresql_nulls_not_distinct=True,
         ),
         # The dispatcher's claim and the reaper read only these tiny partial indexes.
         Index("ix_messages_due", "send_at", postgresql_where=text("status = 'pending'")),
         Index("ix_messages_queued", "queued_at", postgresql_where=text("status = 'queued'")),
         Index("ix_messages_patient", "patient_id", "created_at"),
         Index("ix_messages_appointment", "appointment_id"),
+        Index("ix_messages_checkin", "checkin_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
     kind: Mapped[str] = mapped_column(String(20))
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointments.id"))
+    checkin_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checkins.id"))
     # The appointment's start when the row was written or last moved: the send re-checks
     # that the visit is still at this time.
     appointment_starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -102,14 +116,15 @@ class MessageEvent(Base):
     detail: Mapped[dict[str, object]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
 
-class AppointmentLink(Base):
-    """A confirm/cancel link sent in a message (its appointment is the message's). Only the
-    token's keyed hash is kept; the link stops working at the appointment's start or once
-    it changed something. Each send attempt gets its own link, inserted, never updated:
-    the sender then locks nothing but its own message row, and a text that did go out
-    before a failed commit keeps a working link."""
+class MessageLink(Base):
+    """A link sent in a message: confirm/cancel (its appointment is the message's) or a
+    check-in form (its check-in is the message's). Only the token's keyed hash is kept; a
+    confirm/cancel link stops working at the appointment's start, a check-in link after
+    ``CLINIC_CHECKIN_LINK_HOURS``, and both once used. Each send attempt gets its own
+    link, inserted, never updated: the sender never has to lock what the link is about
+    first, and a text that did go out before a failed commit keeps a working link."""
 
-    __tablename__ = "appointment_links"
+    __tablename__ = "message_links"
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id"), index=True)

@@ -28,7 +28,7 @@ from services.core.phones import display_phone
 from services.core.settings import Settings
 from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
 from services.messaging import gsm
-from services.messaging.models import AppointmentLink, Message
+from services.messaging.models import Message, MessageLink
 from services.messaging.render import Rendered, render
 from services.messaging.timing import QuietHours
 from services.patients.consents import granted_now
@@ -165,12 +165,12 @@ def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None
 
 
 def _link(session: Session, facts: Facts, settings: Settings) -> str | None:
-    """A new confirm/cancel link for this send (never an update: see AppointmentLink)."""
+    """A new confirm/cancel link for this send (never an update: see MessageLink)."""
     if facts.message.kind not in ABOUT_UPCOMING:
         return None
     token = new_token(LINK_TOKEN_BYTES)
     session.add(
-        AppointmentLink(
+        MessageLink(
             token_hash=hash_token(token, settings.secret_key),
             message_id=facts.message.id,
             expires_at=facts.appointment.starts_at,

@@ -100,12 +100,14 @@ class NoteAddendum(Base):
 
 class Observation(Base):
     """One typed outcome value (pain NRS, headache days, leg check, …) for a patient's
-    series, from a signed note (or, later, a check-in)."""
+    series, from a signed note or a check-in's answers."""
 
     __tablename__ = "observations"
     __table_args__ = (
         CheckConstraint("source IN ('note', 'checkin')", name="source_valid"),
+        CheckConstraint("(source = 'checkin') = (checkin_id IS NOT NULL)", name="checkin_source"),
         UniqueConstraint("note_id", "code"),
+        UniqueConstraint("checkin_id", "code"),
         Index("ix_observations_patient_code_at", "patient_id", "code", "at"),
     )
 
@@ -117,6 +119,7 @@ class Observation(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     source: Mapped[str] = mapped_column(String(16))
     note_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("visit_notes.id"))
+    checkin_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checkins.id"))
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointments.id"))
     created_at: Mapped[datetime] = now_column()
 

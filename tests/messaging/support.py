@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.appointments.models import Appointment, StatusChange
 from services.core.settings import Settings
 from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
-from services.messaging.models import AppointmentLink, Message
+from services.messaging.models import MessageLink, Message
 from services.messaging.sending import send_one
 from services.patients.models import Patient, PatientConsent
 from tests.appointments.conftest import add_patient
@@ -80,7 +80,7 @@ async def make_link(
     them), which is then sent (the sender marks it sent in the same transaction); answers
     the token, which only this test knows."""
     appointment = await fresh(session, appointment_id)
-    taken = select(AppointmentLink.message_id)
+    taken = select(MessageLink.message_id)
     message_id = await session.scalar(
         select(Message.id)
         .where(Message.appointment_id == appointment.id, Message.id.not_in(taken))
@@ -90,7 +90,7 @@ async def make_link(
     assert message_id is not None, "booking wrote no message to hang the link on"
     token = new_token(LINK_TOKEN_BYTES)
     session.add(
-        AppointmentLink(
+        MessageLink(
             token_hash=hash_token(token, settings.secret_key),
             message_id=message_id,
             expires_at=expires_at or appointment.starts_at,
@@ -152,7 +152,7 @@ async def linked_visit(session: AsyncSession, settings: Settings) -> tuple[Appoi
     await session.flush()
     token = new_token(LINK_TOKEN_BYTES)
     session.add(
-        AppointmentLink(
+        MessageLink(
             token_hash=hash_token(token, settings.secret_key),
             message_id=message.id,
             expires_at=start,

@@ -24,7 +24,7 @@ from services.appointments.models import Appointment
 from services.clinic.models import MessageSettings
 from services.core.database import Database, sync_session_scope
 from services.core.settings import Settings
-from services.messaging.models import AppointmentLink, Message
+from services.messaging.models import MessageLink, Message
 from services.messaging.schedule import appointment_booked, appointment_cancelled
 from services.messaging.sending import send_one
 from services.patients.models import PatientConsent
@@ -171,8 +171,8 @@ def test_a_booking_confirms_at_once_and_reminds_at_the_due_time(
     engine = engine_for(database_url)
     with engine.connect() as connection:
         links = connection.execute(
-            select(AppointmentLink.expires_at)
-            .join(Message, Message.id == AppointmentLink.message_id)
+            select(MessageLink.expires_at)
+            .join(Message, Message.id == MessageLink.message_id)
             .where(Message.appointment_id == appointment_id)
         ).all()
     engine.dispose()

@@ -17,7 +17,7 @@ from services.clinic.models import MessageSettings
 from services.core.audit.models import AuditEvent
 from services.core.settings import Settings
 from services.messaging.links import CANCEL_NOTE
-from services.messaging.models import AppointmentLink, Message
+from services.messaging.models import MessageLink, Message
 from services.patients.models import Patient
 from tests.appointments.conftest import APPOINTMENTS, Clinic, at, booked
 from tests.messaging.support import fresh, history, make_link, messages_of, reachable
@@ -55,12 +55,12 @@ async def post(client: httpx.AsyncClient, url: str, action: str) -> httpx.Respon
     return await client.post(url, data={"action": action})
 
 
-async def _link(session: AsyncSession, appointment_id: str) -> AppointmentLink:
+async def _link(session: AsyncSession, appointment_id: str) -> MessageLink:
     return await session.get_one(
-        AppointmentLink,
+        MessageLink,
         await session.scalar(
-            select(AppointmentLink.token_hash)
-            .join(Message, Message.id == AppointmentLink.message_id)
+            select(MessageLink.token_hash)
+            .join(Message, Message.id == MessageLink.message_id)
             .where(Message.appointment_id == uuid.UUID(appointment_id))
         ),
         populate_existing=True,

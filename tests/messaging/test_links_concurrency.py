@@ -17,7 +17,7 @@ from services.app import create_app
 from services.appointments.models import Appointment, StatusChange
 from services.core.database import Database
 from services.core.settings import Settings
-from services.messaging.models import AppointmentLink, Message
+from services.messaging.models import MessageLink, Message
 from tests.messaging.support import linked_visit
 from tests.servers import TEMPLATE_DB, Servers
 
@@ -61,8 +61,8 @@ async def test_one_press_wins_the_rest_see_the_link_used(live: Live) -> None:
     async with live.database.sessionmaker() as session:
         appointment = await session.get_one(Appointment, live.appointment_id)
         link = await session.scalar(
-            select(AppointmentLink)
-            .join(Message, Message.id == AppointmentLink.message_id)
+            select(MessageLink)
+            .join(Message, Message.id == MessageLink.message_id)
             .where(Message.appointment_id == live.appointment_id)
         )
         changes = await session.scalar(
