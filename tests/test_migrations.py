@@ -54,6 +54,7 @@ EXPECTED_TABLES = {
     # check-ins
     "questionnaires",
     "checkins",
+    "checkin_policies",
     "checkin_answers",
     "alerts",
 }

@@ -28,6 +28,19 @@ CHECKIN_CHECKS = {
     "sent_at_matches": "(sent_at IS NULL) = (status IN ('scheduled', 'cancelled'))",
     "expires_when_sent": "(sent_at IS NULL) = (expires_at IS NULL)",
 }
+# A check-in whose invitation will never go out (cancelled with its visit, skipped for
+# consent or opt-out, failed) is cancelled with it, by whatever path the message changed.
+FOLLOW_INVITATION = """
+CREATE FUNCTION checkin_follows_invitation() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE checkins SET status = 'cancelled' WHERE id = NEW.checkin_id AND status = 'scheduled';
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER messages_checkin_follows AFTER INSERT OR UPDATE OF status ON messages
+FOR EACH ROW WHEN (NEW.kind = 'checkin' AND NEW.status IN ('cancelled', 'skipped', 'failed'))
+EXECUTE FUNCTION checkin_follows_invitation();
+"""
 
 
 def upgrade() -> None:
@@ -141,6 +154,8 @@ def upgrade() -> None:
         postgresql_nulls_not_distinct=True,
     )
 
+    op.execute(FOLLOW_INVITATION)
+
     op.add_column("message_settings", sa.Column("alert_email", sa.String(length=254)))
 
     # Observations: a check-in's answers are a source like a signed note.
@@ -170,6 +185,8 @@ def downgrade() -> None:
 
     op.drop_column("message_settings", "alert_email")
 
+    op.execute("DROP TRIGGER messages_checkin_follows ON messages")
+    op.execute("DROP FUNCTION checkin_follows_invitation()")
     op.execute("DELETE FROM messages WHERE kind IN ('checkin', 'alert')")
     op.drop_constraint("uq_messages_kind_appointment_id_offset_minutes_checkin_id", "messages")
     op.create_unique_constraint(

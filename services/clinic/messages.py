@@ -35,6 +35,7 @@ class EffectiveMessageSettings:
     quiet_end: time
     sender_name: str
     late_cancel_minutes: int
+    alert_email: str | None  # the clinic inbox for urgent check-in alerts
 
 
 async def get_message_settings(session: AsyncSession, location_id: uuid.UUID) -> MessageSettingsOut:
@@ -122,6 +123,7 @@ def combine(
         quiet_end=quiet[1],
         sender_name=(saved.sender_name if saved else None) or location.name,
         late_cancel_minutes=saved.late_cancel_minutes if saved else DEFAULT_LATE_CANCEL_MINUTES,
+        alert_email=(saved.alert_email if saved else None) or settings.alert_email,
     )
 
 

@@ -24,7 +24,7 @@ from services.messaging.models import Message
 from services.messaging.timing import QuietHours, earliest_allowed, reminder_at
 from services.patients.models import Patient
 
-UNIQUE_KEY = "uq_messages_kind_appointment_id_offset_minutes"
+UNIQUE_KEY = "uq_messages_kind_appointment_id_offset_minutes_checkin_id"
 WAITING = ("pending", "queued")
 
 
@@ -34,6 +34,8 @@ class Planned:
     send_at: datetime
     offset_minutes: int | None = None
     skip: str | None = None  # reason, when the message is known not to go out
+    checkin_id: uuid.UUID | None = None
+    channel: str | None = None  # None: the patient's preferred channel
 
 
 async def _rules(
@@ -70,8 +72,9 @@ async def _write(
             "appointment_id": appointment.id,
             "appointment_starts_at": appointment.starts_at,
             "location_id": appointment.location_id,
-            "channel": patient.preferred_channel,
+            "channel": p.channel or patient.preferred_channel,
             "offset_minutes": p.offset_minutes,
+            "checkin_id": p.checkin_id,
             "send_at": p.send_at,
             "status": "skipped" if p.skip else "pending",
             "reason": p.skip,
@@ -197,3 +200,26 @@ async def waitlist_offered(
     offer = _immediate("waitlist_offer", appointment.starts_at, clock.utcnow(), quiet)
     # The row names the freed appointment; its patient is the one offered the time.
     await _write(session, appointment, patient, [offer], "waitlist")
+
+
+async def checkin_planned(
+    session: AsyncSession,
+    appointment: Appointment,
+    patient: Patient,
+    checkin_id: uuid.UUID,
+    due_at: datetime,
+) -> None:
+    """The invitation to answer a check-in, at ``due_at`` or when quiet hours end."""
+    _, quiet = await _rules(session, appointment, patient)
+    invitation = Planned("checkin", earliest_allowed(due_at, quiet), checkin_id=checkin_id)
+    await _write(session, appointment, patient, [invitation], "checkin")
+
+
+async def alert_raised(
+    session: AsyncSession, appointment: Appointment, patient: Patient, checkin_id: uuid.UUID
+) -> None:
+    """Email the practitioner and the clinic about an urgent alert on ``checkin_id`` now,
+    quiet hours or not: staff, not the patient, receive it (the sender picks the
+    addresses when it sends)."""
+    email = Planned("alert", clock.utcnow(), checkin_id=checkin_id, channel="email")
+    await _write(session, appointment, patient, [email], "alert")

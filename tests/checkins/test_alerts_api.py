@@ -11,31 +11,26 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.checkins.models import Alert, Checkin
+from services.checkins.models import Alert
 from services.core import clock
 from services.core.audit.models import AuditEvent
 from services.patients.models import Patient
 from tests.appointments.conftest import Clinic
+from tests.checkins.support import new_checkin, visit_of
 
 ALERTS = "/api/v1/alerts"
 
 
 async def _alert(
     session: AsyncSession,
+    clinic: Clinic,
     patient: Patient,
     *,
     severity: str = "normal",
     minutes_ago: int = 0,
     **values: Any,
 ) -> Alert:
-    checkin = Checkin(
-        patient_id=patient.id,
-        questionnaire_key="post_visit",
-        questionnaire_version=1,
-        due_at=clock.utcnow() - timedelta(days=1),
-    )
-    session.add(checkin)
-    await session.flush()
+    checkin = await new_checkin(session, await visit_of(session, clinic, patient))
     alert = Alert(
         patient_id=patient.id,
         checkin_id=checkin.id,
@@ -59,12 +54,13 @@ async def test_list_is_urgent_first_then_newest_with_filters(
     client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
 ) -> None:
     ada, ben = clinic.patients[:2]
-    old_normal = await _alert(session, ada, minutes_ago=60)
-    new_normal = await _alert(session, ben, minutes_ago=5)
-    old_urgent = await _alert(session, ben, severity="urgent", minutes_ago=120)
-    new_urgent = await _alert(session, ada, severity="urgent", minutes_ago=10)
+    old_normal = await _alert(session, clinic, ada, minutes_ago=60)
+    new_normal = await _alert(session, clinic, ben, minutes_ago=5)
+    old_urgent = await _alert(session, clinic, ben, severity="urgent", minutes_ago=120)
+    new_urgent = await _alert(session, clinic, ada, severity="urgent", minutes_ago=10)
     done = await _alert(
         session,
+        clinic,
         ada,
         minutes_ago=1,
         acknowledged_by=clinic.chiro.user.id,
@@ -106,7 +102,7 @@ async def test_list_is_urgent_first_then_newest_with_filters(
 
 
 async def test_pagination(client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession) -> None:
-    made = [await _alert(session, clinic.patients[0], minutes_ago=n) for n in range(3)]
+    made = [await _alert(session, clinic, clinic.patients[0], minutes_ago=n) for n in range(3)]
     first = await client.get(ALERTS, params={"limit": 2}, headers=clinic.chiro.headers)
     assert first.json()["has_more"] is True
     second = await client.get(
@@ -120,7 +116,9 @@ async def test_pagination(client: httpx.AsyncClient, clinic: Clinic, session: As
 async def test_every_listed_alert_is_audited_for_its_patient(
     client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
 ) -> None:
-    alerts = [await _alert(session, p, minutes_ago=n) for n, p in enumerate(clinic.patients[:2])]
+    alerts = [
+        await _alert(session, clinic, p, minutes_ago=n) for n, p in enumerate(clinic.patients[:2])
+    ]
     await _ids(client, clinic)
     rows = (
         await session.scalars(
@@ -137,7 +135,7 @@ async def test_every_listed_alert_is_audited_for_its_patient(
 async def test_acknowledge_once_then_409(
     client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
 ) -> None:
-    alert = await _alert(session, clinic.patients[0], severity="urgent")
+    alert = await _alert(session, clinic, clinic.patients[0], severity="urgent")
     path = f"{ALERTS}/{alert.id}/acknowledge"
     done = await client.post(
         path, json={"comment": "  Phoned, referred to ER  "}, headers=clinic.chiro.headers
@@ -192,7 +190,7 @@ async def test_unknown_alert_is_404(client: httpx.AsyncClient, clinic: Clinic) -
 async def test_acknowledge_validation(
     client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession, body: dict[str, Any]
 ) -> None:
-    alert = await _alert(session, clinic.patients[0])
+    alert = await _alert(session, clinic, clinic.patients[0])
     answer = await client.post(
         f"{ALERTS}/{alert.id}/acknowledge", json=body, headers=clinic.chiro.headers
     )
@@ -204,7 +202,7 @@ async def test_acknowledge_validation(
 async def test_front_desk_and_admins_are_refused(
     client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
 ) -> None:
-    alert = await _alert(session, clinic.patients[0])
+    alert = await _alert(session, clinic, clinic.patients[0])
     for staff in (clinic.desk, clinic.admin):
         listed = await client.get(ALERTS, headers=staff.headers)
         assert listed.status_code == 403

@@ -1,47 +1,26 @@
-"""The check-in tables hold their rules themselves (migration 0007)."""
+"""The check-in tables hold their rules themselves (migrations 0007 and 0008)."""
 
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.checkins import questionnaire
 from services.checkins.models import Alert, Checkin, CheckinAnswers, QuestionnaireVersion
-from services.core import clock
-from services.patients.models import Patient
+from services.core.settings import Settings
+from services.messaging.models import Message
+from tests.checkins.support import completed_visit, new_checkin
 from tests.factories import Factory
 
 
-async def _patient(session: AsyncSession) -> Patient:
-    patient = Patient(
-        given_name="Ada",
-        family_name="Check",
-        date_of_birth=date(1980, 1, 2),
-        time_zone="Europe/Berlin",
-    )
-    session.add(patient)
-    await session.flush()
-    return patient
-
-
-async def _checkin(session: AsyncSession, **values: Any) -> Checkin:
-    patient = await _patient(session)
-    defaults: dict[str, Any] = {
-        "questionnaire_key": "post_visit",
-        "questionnaire_version": 1,
-        "due_at": clock.utcnow() + timedelta(days=1),
-    }
-    checkin = Checkin(patient_id=patient.id, **(defaults | values))
-    session.add(checkin)
-    await session.flush()
-    return checkin
+async def _checkin(session: AsyncSession, settings: Settings, **values: Any) -> Checkin:
+    return await new_checkin(session, await completed_visit(session, settings), **values)
 
 
 async def _refused(session: AsyncSession, statement: str, params: dict[str, Any]) -> str:
@@ -80,9 +59,9 @@ async def test_a_published_questionnaire_never_changes(session: AsyncSession) ->
 
 
 async def test_a_checkin_is_answered_exactly_when_it_has_answered_at(
-    session: AsyncSession,
+    session: AsyncSession, settings: Settings
 ) -> None:
-    checkin = await _checkin(session)
+    checkin = await _checkin(session, settings)
     assert checkin.status == "scheduled" and checkin.answered_at is None
     params = {"id": checkin.id}
     message = await _refused(
@@ -94,30 +73,90 @@ async def test_a_checkin_is_answered_exactly_when_it_has_answered_at(
     )
     assert "ck_checkins_answered_at_matches" in message
     assert "ck_checkins_status_valid" in await _refused(
-        session, "UPDATE checkins SET status = 'opened' WHERE id = :id", params
+        session,
+        "UPDATE checkins SET status = 'opened', sent_at = now(), expires_at = now() WHERE id = :id",
+        params,
     )
     async with session.begin_nested():
         await session.execute(
-            text("UPDATE checkins SET status = 'answered', answered_at = now() WHERE id = :id"),
+            text(
+                "UPDATE checkins SET status = 'answered', answered_at = now(), sent_at = now(),"
+                " expires_at = now() + interval '3 days' WHERE id = :id"
+            ),
             params,
         )
 
 
-async def test_a_checkin_needs_a_published_questionnaire_and_a_unique_token(
-    session: AsyncSession,
+async def test_a_checkin_needs_a_published_questionnaire_and_is_planned_once(
+    session: AsyncSession, settings: Settings
 ) -> None:
     with pytest.raises(IntegrityError, match="fk_checkins_questionnaire_key_questionnaires"):
         async with session.begin_nested():
-            await _checkin(session, questionnaire_version=99)
-    token_hash = uuid.uuid4().bytes * 2
-    await _checkin(session, token_hash=token_hash)
-    with pytest.raises(IntegrityError, match="uq_checkins_token_hash"):
+            await _checkin(session, settings, questionnaire_version=99)
+    visit = await completed_visit(session, settings)
+    await new_checkin(session, visit)
+    with pytest.raises(IntegrityError, match="uq_checkins_after_visit"):
         async with session.begin_nested():
-            await _checkin(session, token_hash=token_hash)
+            await new_checkin(session, visit, due_at=visit.ends_at + timedelta(days=2))
+    with pytest.raises(IntegrityError, match="ck_checkins_series_for_weekly"):
+        async with session.begin_nested():
+            await new_checkin(session, visit, kind="weekly")
 
 
-async def test_answers_are_append_only(session: AsyncSession) -> None:
-    checkin = await _checkin(session)
+async def test_a_checkin_is_sent_exactly_when_it_has_sent_at_and_an_expiry(
+    session: AsyncSession, settings: Settings
+) -> None:
+    checkin = await _checkin(session, settings)
+    params = {"id": checkin.id}
+    for statement, constraint in (
+        ("UPDATE checkins SET status = 'sent' WHERE id = :id", "sent_at_matches"),
+        (
+            "UPDATE checkins SET sent_at = now(), expires_at = now() WHERE id = :id",
+            "sent_at_matches",
+        ),
+        (
+            "UPDATE checkins SET status = 'sent', sent_at = now() WHERE id = :id",
+            "expires_when_sent",
+        ),
+        ("UPDATE checkins SET kind = 'monthly' WHERE id = :id", "kind_valid"),
+    ):
+        assert f"ck_checkins_{constraint}" in await _refused(session, statement, params)
+
+
+async def test_a_checkin_is_cancelled_when_its_invitation_will_not_go_out(
+    session: AsyncSession, settings: Settings
+) -> None:
+    """Whatever path cancels, skips or fails the invitation, the check-in follows (trigger);
+    an alert email needs its check-in too."""
+    visit = await completed_visit(session, settings)
+    checkin = await new_checkin(session, visit)
+    message = Message(
+        kind="checkin",
+        patient_id=visit.patient_id,
+        appointment_id=visit.id,
+        checkin_id=checkin.id,
+        location_id=visit.location_id,
+        channel="sms",
+        send_at=checkin.due_at,
+    )
+    session.add(message)
+    await session.flush()
+    await session.execute(
+        update(Message).where(Message.id == message.id).values(status="skipped", reason="x")
+    )
+    await session.refresh(checkin)
+    assert checkin.status == "cancelled"
+    assert "ck_messages_checkin_for_checkin_kinds" in await _refused(
+        session,
+        "INSERT INTO messages (kind, patient_id, appointment_id, location_id, channel, send_at)"
+        " SELECT 'alert', patient_id, id, location_id, 'email', now() FROM appointments"
+        " WHERE id = :id",
+        {"id": visit.id},
+    )
+
+
+async def test_answers_are_append_only(session: AsyncSession, settings: Settings) -> None:
+    checkin = await _checkin(session, settings)
     session.add(CheckinAnswers(checkin_id=checkin.id, answers={"pain_now": 3}))
     await session.flush()
     params = {"id": checkin.id}
@@ -129,9 +168,9 @@ async def test_answers_are_append_only(session: AsyncSession) -> None:
 
 
 async def test_an_alert_is_acknowledged_by_someone_at_some_time(
-    session: AsyncSession, factory: Factory
+    session: AsyncSession, settings: Settings, factory: Factory
 ) -> None:
-    checkin = await _checkin(session)
+    checkin = await _checkin(session, settings)
     alert = Alert(
         patient_id=checkin.patient_id,
         checkin_id=checkin.id,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.appointments.models import Appointment, StatusChange
 from services.core.settings import Settings
 from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
-from services.messaging.models import MessageLink, Message
+from services.messaging.models import Message, MessageLink
 from services.messaging.sending import send_one
 from services.patients.models import Patient, PatientConsent
 from tests.appointments.conftest import add_patient
@@ -114,15 +114,16 @@ async def send_now(session: AsyncSession, message: Message, settings: Settings) 
     )
 
 
-async def linked_visit(session: AsyncSession, settings: Settings) -> tuple[Appointment, str]:
-    """A clinic, Jordan's visit three days ahead and the reminder about it that went out,
-    with its confirm/cancel link; answers the visit and the link's token. Not committed."""
+async def visit_at(
+    session: AsyncSession, settings: Settings, start: datetime, *, status: str = "booked"
+) -> Appointment:
+    """A new clinic (location, practitioner, type) and Jordan's 30-minute visit there at
+    ``start``, in ``status``. Not committed."""
     setup = ClinicFactory(Factory(session, settings))
     location = await setup.location(name=f"The Balanced Atlas {uuid.uuid4().hex[:4]}")
     practitioner = await setup.practitioner(location)
     kind = await setup.appointment_type()
     patient = await add_patient(session, "Jordan")
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
     appointment = Appointment(
         patient_id=patient.id,
         practitioner_id=practitioner.id,
@@ -132,16 +133,41 @@ async def linked_visit(session: AsyncSession, settings: Settings) -> tuple[Appoi
         ends_at=start + timedelta(minutes=30),
         held_from=start,
         held_until=start + timedelta(minutes=30),
+        status=status,
     )
     session.add(appointment)
     await session.flush()
+    return appointment
+
+
+async def add_link(
+    session: AsyncSession, settings: Settings, message: Message, expires_at: datetime
+) -> str:
+    """A link in ``message`` as the sender adds it; answers its token."""
+    token = new_token(LINK_TOKEN_BYTES)
+    session.add(
+        MessageLink(
+            token_hash=hash_token(token, settings.secret_key),
+            message_id=message.id,
+            expires_at=expires_at,
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def linked_visit(session: AsyncSession, settings: Settings) -> tuple[Appointment, str]:
+    """A clinic, Jordan's visit three days ahead and the reminder about it that went out,
+    with its confirm/cancel link; answers the visit and the link's token. Not committed."""
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    appointment = await visit_at(session, settings, start)
     # The sender marks a message sent in the transaction that adds its link.
     message = Message(
         kind="reminder",
-        patient_id=patient.id,
+        patient_id=appointment.patient_id,
         appointment_id=appointment.id,
         appointment_starts_at=start,
-        location_id=location.id,
+        location_id=appointment.location_id,
         channel="sms",
         offset_minutes=120,
         send_at=datetime.now(UTC),
@@ -150,13 +176,4 @@ async def linked_visit(session: AsyncSession, settings: Settings) -> tuple[Appoi
     )
     session.add(message)
     await session.flush()
-    token = new_token(LINK_TOKEN_BYTES)
-    session.add(
-        MessageLink(
-            token_hash=hash_token(token, settings.secret_key),
-            message_id=message.id,
-            expires_at=start,
-        )
-    )
-    await session.flush()
-    return appointment, token
+    return appointment, await add_link(session, settings, message, start)

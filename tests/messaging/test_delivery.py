@@ -24,7 +24,7 @@ from services.appointments.models import Appointment
 from services.clinic.models import MessageSettings
 from services.core.database import Database, sync_session_scope
 from services.core.settings import Settings
-from services.messaging.models import MessageLink, Message
+from services.messaging.models import Message, MessageLink
 from services.messaging.schedule import appointment_booked, appointment_cancelled
 from services.messaging.sending import send_one
 from services.patients.models import PatientConsent

@@ -17,7 +17,7 @@ from services.clinic.models import MessageSettings
 from services.core.audit.models import AuditEvent
 from services.core.settings import Settings
 from services.messaging.links import CANCEL_NOTE
-from services.messaging.models import MessageLink, Message
+from services.messaging.models import Message, MessageLink
 from services.patients.models import Patient
 from tests.appointments.conftest import APPOINTMENTS, Clinic, at, booked
 from tests.messaging.support import fresh, history, make_link, messages_of, reachable

@@ -17,7 +17,7 @@ from services.app import create_app
 from services.appointments.models import Appointment, StatusChange
 from services.core.database import Database
 from services.core.settings import Settings
-from services.messaging.models import MessageLink, Message
+from services.messaging.models import Message, MessageLink
 from tests.messaging.support import linked_visit
 from tests.servers import TEMPLATE_DB, Servers
 
