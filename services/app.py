@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.appointments.router import router as appointments_router
-from services.checkins.router import router as alerts_router
+from services.checkins.router import router as checkins_router
 from services.clinic.router import router as clinic_router
 from services.core.audit.router import router as audit_router
 from services.core.auth.router import router as auth_router
@@ -42,7 +42,7 @@ ROUTERS = (
     patient_notes_router,
     note_templates_router,
     messaging_router,
-    alerts_router,
+    checkins_router,
 )
 
 
