@@ -1,0 +1,56 @@
+"""Which check-ins a completed visit plans: the policy of its appointment type at its
+location.
+
+A row for the type at that location wins over a row for the type everywhere
+(``location_id`` NULL); without a row the default holds: a check-in 24 hours after a visit
+in an adjustment room (the visits where the atlas is adjusted, after which patients are
+asked about red flags), none after a consultation or x-ray review, and a weekly one while
+the visit's care plan (series) goes on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.checkins.models import CheckinPolicy
+from services.clinic.models import AppointmentType
+
+DEFAULT_AFTER_VISIT_HOURS = 24
+ADJUSTMENT_ROOM = "adjustment"
+
+
+@dataclass(frozen=True)
+class Policy:
+    after_visit_hours: int | None  # None: no check-in after each visit
+    weekly_in_series: bool
+    is_default: bool
+
+
+def default_for(appointment_type: AppointmentType) -> Policy:
+    adjusts = appointment_type.room_kind == ADJUSTMENT_ROOM
+    return Policy(
+        after_visit_hours=DEFAULT_AFTER_VISIT_HOURS if adjusts else None,
+        weekly_in_series=True,
+        is_default=True,
+    )
+
+
+async def effective(
+    session: AsyncSession, appointment_type: AppointmentType, location_id: uuid.UUID
+) -> Policy:
+    row = await session.scalar(
+        select(CheckinPolicy)
+        .where(
+            CheckinPolicy.appointment_type_id == appointment_type.id,
+            (CheckinPolicy.location_id == location_id) | CheckinPolicy.location_id.is_(None),
+        )
+        .order_by(CheckinPolicy.location_id.nulls_last())
+        .limit(1)
+    )
+    if row is None:
+        return default_for(appointment_type)
+    return Policy(row.after_visit_hours, row.weekly_in_series, is_default=False)
