@@ -31,7 +31,10 @@ def create_celery() -> Celery:
         )
     # Beat keeps its schedule state here; a fresh container has no such folder yet.
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = Celery("clinic", include=["workers.tasks.maintenance", "workers.tasks.messages"])
+    app = Celery(
+        "clinic",
+        include=["workers.tasks.maintenance", "workers.tasks.messages", "workers.tasks.checkins"],
+    )
     app.conf.update(
         broker_url=settings.redis_url,
         result_backend=settings.redis_url,

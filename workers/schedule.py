@@ -19,6 +19,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "workers.tasks.messages.dispatch_due",
             "schedule": settings.dispatch_interval_seconds,
         },
+        "expire-unanswered-checkins": {
+            "task": "workers.tasks.checkins.expire_unanswered",
+            "schedule": 300.0,
+        },
         "reap-queued-messages": {
             "task": "workers.tasks.messages.reap_queued",
             # Often enough that a stuck message waits about the timeout, not twice it.

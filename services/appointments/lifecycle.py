@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.appointments.models import Appointment, StatusChange
 from services.appointments.schemas import Cancel, CancelReason, Status
 from services.appointments.service import get_appointment, record, release
+from services.checkins import schedule as checkins
 from services.clinic.service import effective_message_settings
 from services.core import clock
 from services.core.auth.service import Principal
@@ -98,6 +99,8 @@ async def advance(
         raise Conflict("A patient can be marked as a no-show only after the start time.")
     apply(session, appointment, transition, actor_id=actor.user_id, now=now)
     await session.flush()
+    if transition is COMPLETE:
+        await checkins.visit_completed(session, appointment)
     await record(session, actor, client, transition.action, appointment)
     return appointment
 

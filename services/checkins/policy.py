@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,10 @@ from services.clinic.models import AppointmentType
 
 DEFAULT_AFTER_VISIT_HOURS = 24
 ADJUSTMENT_ROOM = "adjustment"
+# No check-in goes out within this long after another was sent to the patient (judged at
+# send time): three visits a week with a check-in after each, plus a weekly one, would
+# otherwise ask a patient in pain four times a week.
+MIN_GAP = timedelta(hours=72)
 
 
 @dataclass(frozen=True)

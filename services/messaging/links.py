@@ -27,7 +27,7 @@ from services.clinic.service import get_location
 from services.core.deps import ClientInfo
 from services.core.phones import display_phone
 from services.core.tokens import hash_token
-from services.messaging.models import Message, MessageLink
+from services.messaging.models import ABOUT_UPCOMING, Message, MessageLink
 from services.messaging.render import when_text
 from services.patients.models import Patient
 
@@ -77,8 +77,16 @@ async def _find(
 ) -> tuple[MessageLink, Appointment]:
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise LinkUnknown
-    query = select(MessageLink).where(MessageLink.token_hash == hash_token(token, secret_key))
-    link = await session.scalar(query.with_for_update() if lock else query)
+    # Only links about a visit to come: a check-in link is not a confirm/cancel link.
+    query = (
+        select(MessageLink)
+        .join(Message, Message.id == MessageLink.message_id)
+        .where(
+            MessageLink.token_hash == hash_token(token, secret_key),
+            Message.kind.in_(ABOUT_UPCOMING),
+        )
+    )
+    link = await session.scalar(query.with_for_update(of=MessageLink) if lock else query)
     if link is None:
         raise LinkUnknown
     # Link first, then appointment: the same order for every request that acts on a link.

@@ -36,6 +36,8 @@ KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offer", "checkin"
 # Kinds about a check-in: the patient's check-in invitation, and the staff email an urgent
 # alert raises (its recipients are the practitioner and the clinic, not the patient).
 ABOUT_CHECKIN = ("checkin", "alert")
+# Kinds about a visit still to come, with a confirm/cancel link.
+ABOUT_UPCOMING = ("confirmation", "reminder")
 CHANNELS = ("sms", "email", "none")
 STATUSES = ("pending", "queued", "sent", "cancelled", "skipped", "failed")
 

@@ -1,4 +1,5 @@
-"""Message text from Jinja2 templates: first name, clinic, local time, link. Nothing clinical.
+"""Message text from Jinja2 templates: first name, clinic, local time, link. Nothing clinical
+(an alert email to staff names no patient either).
 
 Templates live in ``templates/messages/{kind}.{channel}.txt``; an email template's first
 line is its subject. Text messages are one line, kept within one GSM-7 segment for usual
@@ -48,6 +49,7 @@ def render(
     link: str | None,
     phone: str | None,
     moved: bool = False,
+    hours: int | None = None,
 ) -> Rendered:
     text = _TEXT.get_template(f"{kind}.{channel}.txt").render(
         first_name=first_name,
@@ -56,6 +58,7 @@ def render(
         link=link,
         phone=phone,
         moved=moved,
+        hours=hours,
     )
     if channel == "sms":
         return Rendered(subject="", body=" ".join(text.split()))

@@ -10,7 +10,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 # The same values as the CHECK constraints in models.py (a test keeps them in step).
-MessageKind = Literal["confirmation", "reminder", "cancellation", "waitlist_offer"]
+MessageKind = Literal[
+    "confirmation", "reminder", "cancellation", "waitlist_offer", "checkin", "alert"
+]
 MessageChannel = Literal["sms", "email", "none"]
 MessageStatus = Literal["pending", "queued", "sent", "cancelled", "skipped", "failed"]
 InboundAction = Literal["confirmed", "opted_out", "stored"]
@@ -38,6 +40,7 @@ class MessageRow(BaseModel):
     last_error: str | None
     provider_id: str | None
     appointment_id: uuid.UUID | None
+    checkin_id: uuid.UUID | None  # an invitation to a check-in, or the alert it raised
     patient_id: uuid.UUID
     created_at: datetime
 

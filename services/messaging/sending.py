@@ -22,13 +22,16 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from services.appointments.models import FREED, Appointment, WaitlistEntry
-from services.clinic.models import MessageSettings
+from services.checkins.models import Checkin
+from services.checkins.policy import MIN_GAP
+from services.clinic.models import MessageSettings, Practitioner
 from services.clinic.service import EffectiveMessageSettings, Location, combine
+from services.core.auth.models import User
 from services.core.phones import display_phone
 from services.core.settings import Settings
 from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
 from services.messaging import gsm
-from services.messaging.models import Message, MessageLink
+from services.messaging.models import ABOUT_UPCOMING, Message, MessageLink
 from services.messaging.render import Rendered, render
 from services.messaging.timing import QuietHours
 from services.patients.consents import granted_now
@@ -38,8 +41,8 @@ from workers.channels.base import Outgoing, SendFailure
 log = structlog.get_logger(__name__)
 
 Deliver = Callable[[Outgoing, Settings], str]
-# Kinds that remind of an appointment still to come and carry a confirm/cancel link.
-ABOUT_UPCOMING = ("confirmation", "reminder")
+# Kinds pointless once the appointment has started.
+BEFORE_VISIT = (*ABOUT_UPCOMING, "waitlist_offer")
 UPCOMING = ("booked", "confirmed")
 QUIET_GRACE = timedelta(minutes=30)
 
@@ -62,6 +65,8 @@ class Facts:
     location: Location
     settings: EffectiveMessageSettings
     consents: bool  # the patient's newest decision on their preferred channel
+    checkin: Checkin | None  # for an invitation or an alert email
+    staff: tuple[str, ...] = ()  # an alert email's recipients
 
 
 def _locked_facts(session: Session, message_id: uuid.UUID, settings: Settings) -> Facts | None:
@@ -75,19 +80,37 @@ def _locked_facts(session: Session, message_id: uuid.UUID, settings: Settings) -
             Location,
             MessageSettings,
             granted_now(Patient.id, Patient.preferred_channel),
+            Checkin,
         )
         .join(Patient, Patient.id == Message.patient_id)
         .join(Appointment, Appointment.id == Message.appointment_id)
         .join(Location, Location.id == Message.location_id)
         .outerjoin(MessageSettings, MessageSettings.location_id == Message.location_id)
+        .outerjoin(Checkin, Checkin.id == Message.checkin_id)
         .where(Message.id == message_id)
         .with_for_update(of=Message)
     ).one_or_none()
     if row is None:
         return None
-    message, patient, appointment, location, saved, granted = row
+    message, patient, appointment, location, saved, granted, checkin = row
     effective = combine(location, saved, settings)
-    return Facts(message, patient, appointment, location, effective, bool(granted))
+    facts = Facts(message, patient, appointment, location, effective, bool(granted), checkin)
+    if message.kind == "alert":
+        facts.staff = _alert_recipients(session, appointment, effective)
+    return facts
+
+
+def _alert_recipients(
+    session: Session, appointment: Appointment, settings: EffectiveMessageSettings
+) -> tuple[str, ...]:
+    """The visit's practitioner and the clinic's alert inbox (either may be missing)."""
+    practitioner_email = session.scalar(
+        select(User.email)
+        .join(Practitioner, Practitioner.user_id == User.id)
+        .where(Practitioner.id == appointment.practitioner_id)
+    )
+    found = [a for a in (practitioner_email, settings.alert_email) if a]
+    return tuple(dict.fromkeys(a.lower() for a in found))
 
 
 def _slot_taken(session: Session, freed: Appointment) -> bool:
@@ -137,8 +160,24 @@ def _just_late(message: Message, quiet: QuietHours, now: datetime) -> bool:
     return message.send_at < began and now - began <= QUIET_GRACE
 
 
+def _checkin_check(session: Session, facts: Facts, now: datetime) -> str | None:
+    checkin = facts.checkin
+    if checkin is None or checkin.status != "scheduled":
+        return f"checkin_{checkin.status if checkin else 'missing'}"
+    recent = exists().where(
+        Message.patient_id == facts.message.patient_id,
+        Message.kind == "checkin",
+        Message.status == "sent",
+        Message.sent_at > now - MIN_GAP,
+    )
+    return "recent_checkin" if session.scalar(select(recent)) else None
+
+
 def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None:
     """Why this message must not go out now (None: send it)."""
+    if facts.message.kind == "alert":
+        # To staff, about a possible emergency: no patient consent or quiet hours apply.
+        return None if facts.staff else Skip("no_recipient")
     patient = facts.patient
     if patient.status != "active":
         return Skip("patient_archived")
@@ -150,7 +189,10 @@ def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None
     if not facts.consents:
         return Skip("no_consent")
     facts.message.channel = channel
-    problem = _appointment_check(session, facts, now)
+    if facts.message.kind == "checkin":
+        problem = _checkin_check(session, facts, now)
+    else:
+        problem = _appointment_check(session, facts, now)
     if problem:
         return Skip(problem)
     quiet = QuietHours(
@@ -158,40 +200,62 @@ def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None
     )
     if quiet.contains(now) and not _just_late(facts.message, quiet, now):
         until = quiet.ends(now)
-        if facts.message.kind != "cancellation" and until >= facts.appointment.starts_at:
+        if facts.message.kind in BEFORE_VISIT and until >= facts.appointment.starts_at:
             return Skip("quiet_hours")
         return Defer(until)
     return None
 
 
-def _link(session: Session, facts: Facts, settings: Settings) -> str | None:
-    """A new confirm/cancel link for this send (never an update: see MessageLink)."""
-    if facts.message.kind not in ABOUT_UPCOMING:
+def checkin_expiry(now: datetime, settings: Settings) -> datetime:
+    return now + timedelta(hours=settings.checkin_link_hours)
+
+
+def _link(session: Session, facts: Facts, settings: Settings, now: datetime) -> str | None:
+    """A new link for this send (never an update: see MessageLink): confirm/cancel until
+    the visit, or a check-in form for ``CLINIC_CHECKIN_LINK_HOURS``."""
+    base = settings.public_url.rstrip("/")
+    kind = facts.message.kind
+    if kind == "alert":
+        return f"{base}/api/v1/alerts?status=open"
+    if kind in ABOUT_UPCOMING:
+        page, expires_at = "a", facts.appointment.starts_at
+    elif kind == "checkin":
+        page, expires_at = "c", checkin_expiry(now, settings)
+    else:
         return None
     token = new_token(LINK_TOKEN_BYTES)
     session.add(
         MessageLink(
             token_hash=hash_token(token, settings.secret_key),
             message_id=facts.message.id,
-            expires_at=facts.appointment.starts_at,
+            expires_at=expires_at,
         )
     )
-    return f"{settings.public_url.rstrip('/')}/a/{token}"
+    return f"{base}/{page}/{token}"
 
 
-def compose(session: Session, facts: Facts, settings: Settings) -> Rendered:
-    patient, appointment = facts.patient, facts.appointment
+def compose(session: Session, facts: Facts, settings: Settings, now: datetime) -> Rendered:
+    patient, appointment, message = facts.patient, facts.appointment, facts.message
     return render(
-        facts.message.kind,
-        facts.message.channel,
+        message.kind,
+        message.channel,
         first_name=patient.preferred_name or patient.given_name,
         clinic=facts.settings.sender_name,
-        starts_at=appointment.starts_at,
+        # An alert email tells when the answers came, everything else the visit's time.
+        starts_at=message.created_at if message.kind == "alert" else appointment.starts_at,
         zone=ZoneInfo(facts.location.time_zone),
-        link=_link(session, facts, settings),
+        link=_link(session, facts, settings, now),
         phone=display_phone(facts.location.phone),
         moved=appointment.rescheduled_from_id is not None,
+        hours=settings.checkin_link_hours,
     )
+
+
+def _address(facts: Facts) -> str:
+    if facts.message.kind == "alert":
+        return ", ".join(facts.staff)
+    patient = facts.patient
+    return (patient.phone if facts.message.channel == "sms" else patient.email) or ""
 
 
 def _retry_at(message: Message, now: datetime, settings: Settings) -> datetime:
@@ -222,12 +286,11 @@ def send_one(
         _leave_queue(message, "pending", now, "quiet_hours")
         message.send_at = verdict.until
         return "deferred"
-    rendered = compose(session, facts, settings)
-    patient = facts.patient
+    rendered = compose(session, facts, settings, now)
     outgoing = Outgoing(
         message_id=message.id,
         channel=message.channel,
-        to=(patient.phone if message.channel == "sms" else patient.email) or "",
+        to=_address(facts),
         subject=rendered.subject,
         body=rendered.body,
         sender_name=facts.settings.sender_name,
@@ -249,5 +312,9 @@ def send_one(
     message.sent_at, message.provider_id = now, provider_id[:255]
     message.last_error = None  # the history keeps earlier attempts' errors
     message.segments = gsm.segments(rendered.body) if message.channel == "sms" else None
+    if message.kind == "checkin" and facts.checkin is not None:
+        checkin = facts.checkin
+        checkin.status, checkin.sent_at = "sent", now
+        checkin.expires_at = checkin_expiry(now, settings)  # the newest link's
     log.info("message sent", message_id=str(message.id), kind=message.kind, channel=message.channel)
     return "sent"
