@@ -103,11 +103,12 @@ def _locked_facts(session: Session, message_id: uuid.UUID, settings: Settings) -
 def _alert_recipients(
     session: Session, appointment: Appointment, settings: EffectiveMessageSettings
 ) -> tuple[str, ...]:
-    """The visit's practitioner and the clinic's alert inbox (either may be missing)."""
+    """The visit's practitioner (unless their account was closed) and the clinic's alert
+    inbox; either may be missing."""
     practitioner_email = session.scalar(
         select(User.email)
         .join(Practitioner, Practitioner.user_id == User.id)
-        .where(Practitioner.id == appointment.practitioner_id)
+        .where(Practitioner.id == appointment.practitioner_id, User.is_active)
     )
     found = [a for a in (practitioner_email, settings.alert_email) if a]
     return tuple(dict.fromkeys(a.lower() for a in found))

@@ -7,6 +7,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import Appointment
@@ -27,6 +28,18 @@ async def completed_visit(
 
 
 _earlier = itertools.count(1)
+
+
+async def complete(client: httpx.AsyncClient, clinic: Clinic, appointment_id: str) -> None:
+    """The front desk checks the patient in, Dr. A starts and completes the visit."""
+    path = f"/api/v1/appointments/{appointment_id}"
+    for step, who in (
+        ("check-in", clinic.desk),
+        ("start", clinic.chiro),
+        ("complete", clinic.chiro),
+    ):
+        answer = await client.post(f"{path}/{step}", headers=who.headers)
+        assert answer.status_code == 200, answer.text
 
 
 async def visit_of(session: AsyncSession, clinic: Clinic, patient: Patient) -> Appointment:

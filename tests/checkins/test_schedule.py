@@ -16,19 +16,9 @@ from services.checkins.models import Checkin, CheckinPolicy
 from services.checkins.schedule import next_weekly
 from services.messaging.models import Message
 from tests.appointments.conftest import Clinic, at, booked
+from tests.checkins.support import complete
 
 CHICAGO = ZoneInfo("America/Chicago")
-
-
-async def _complete(client: httpx.AsyncClient, clinic: Clinic, appointment_id: str) -> None:
-    path = f"/api/v1/appointments/{appointment_id}"
-    for step, who in (
-        ("check-in", clinic.desk),
-        ("start", clinic.chiro),
-        ("complete", clinic.chiro),
-    ):
-        answer = await client.post(f"{path}/{step}", headers=who.headers)
-        assert answer.status_code == 200, answer.text
 
 
 async def _checkins(session: AsyncSession, patient_id: object) -> list[Checkin]:
@@ -46,7 +36,7 @@ async def test_completing_an_adjustment_plans_a_checkin_a_day_later_with_its_inv
     client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
 ) -> None:
     made = await booked(client, clinic.desk, clinic.body(at(clinic.monday, "10:00")))
-    await _complete(client, clinic, made["id"])
+    await complete(client, clinic, made["id"])
 
     [checkin] = await _checkins(session, clinic.patients[0].id)
     assert (checkin.kind, checkin.status, checkin.series_id) == ("after_visit", "scheduled", None)
@@ -76,7 +66,7 @@ async def test_a_consultation_without_adjustment_plans_no_checkin_by_default(
         clinic.desk,
         clinic.body(at(clinic.monday, "10:00"), appointment_type_id=str(clinic.exam.id)),
     )
-    await _complete(client, clinic, made["id"])
+    await complete(client, clinic, made["id"])
     assert await _checkins(session, clinic.patients[0].id) == []
 
 
@@ -90,7 +80,7 @@ async def test_a_checkin_due_in_quiet_hours_is_invited_when_they_end(
     )
     await session.flush()
     made = await booked(client, clinic.desk, clinic.body(at(clinic.monday, "10:00")))
-    await _complete(client, clinic, made["id"])
+    await complete(client, clinic, made["id"])
     [checkin] = await _checkins(session, clinic.patients[0].id)
     # 10:30 + 14 h = 00:30, inside the default quiet hours 21:00-08:00 (the patient's zone).
     patient_zone = ZoneInfo(clinic.patients[0].time_zone)
@@ -135,7 +125,7 @@ async def test_the_location_policy_wins_over_the_type_policy_over_the_default(
         )
     await session.flush()
     made = await booked(client, clinic.desk, clinic.body(at(clinic.monday, "10:00")))
-    await _complete(client, clinic, made["id"])
+    await complete(client, clinic, made["id"])
     planned = await _checkins(session, clinic.patients[0].id)
     if expected is None:
         assert planned == []
@@ -171,8 +161,8 @@ async def test_a_care_plan_gets_one_weekly_checkin_however_many_visits_complete(
     occurrences = plan["occurrences"]
     assert isinstance(occurrences, list)
     monday, wednesday = (o["appointment_id"] for o in occurrences[:2])
-    await _complete(client, clinic, monday)
-    await _complete(client, clinic, wednesday)
+    await complete(client, clinic, monday)
+    await complete(client, clinic, wednesday)
 
     planned = await _checkins(session, clinic.patients[0].id)
     weekly = [c for c in planned if c.kind == "weekly"]
@@ -190,7 +180,7 @@ async def test_cancelling_the_rest_of_a_care_plan_cancels_its_weekly_checkin(
     plan = await _care_plan(client, clinic)
     occurrences = plan["occurrences"]
     assert isinstance(occurrences, list)
-    await _complete(client, clinic, occurrences[0]["appointment_id"])
+    await complete(client, clinic, occurrences[0]["appointment_id"])
     answer = await client.post(
         f"/api/v1/appointment-series/{plan['id']}/cancel",
         json={"from_appointment_id": occurrences[1]["appointment_id"], "reason": "patient"},

@@ -109,9 +109,11 @@ async def send_now(session: AsyncSession, message: Message, settings: Settings) 
     """What a worker does with this row once it is due (the configured channel)."""
     message.status, message.queued_at = "queued", datetime.now(UTC)
     await session.flush()
-    return await session.run_sync(
+    outcome = await session.run_sync(
         lambda sync: send_one(sync, message.id, settings, channels.send, datetime.now(UTC))
     )
+    await session.flush()  # where the worker commits
+    return outcome
 
 
 async def visit_at(

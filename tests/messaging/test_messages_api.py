@@ -31,6 +31,7 @@ FIELDS = {
     "send_at",
     "sent_at",
     "attempts",
+    "checkin_id",
     "last_error",
     "provider_id",
     "appointment_id",

@@ -15,13 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.app import create_app
+from services.checkins.models import Checkin
 from services.core.audit.models import AuditEvent
 from services.core.database import Database
 from services.core.settings import Settings
-from services.messaging.models import InboundSms, MessageEvent
+from services.messaging.models import InboundSms, Message, MessageEvent
 from services.messaging.signature import valid_signature
 from services.patients.models import PatientConsent
 from tests.appointments.conftest import APPOINTMENTS, Clinic, at, booked
+from tests.checkins.support import complete
 from tests.messaging.support import PHONE, fresh, history, messages_of, reachable
 
 AUTH_TOKEN = "twilio-test-auth-token"
@@ -337,3 +339,22 @@ async def test_a_past_visit_is_not_confirmed(
     assert (await text(provider, inbound("YES"))).status_code == 200
 
     assert (await fresh(session, made["id"])).status == "booked"
+
+
+async def test_stop_cancels_check_ins_not_yet_sent(
+    provider: httpx.AsyncClient, client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
+) -> None:
+    patient = await reachable(session, clinic.patients[0])
+    made = await booked(client, clinic.desk, clinic.body(at(clinic.monday, "10:00")))
+    await complete(client, clinic, made["id"])
+    checkin = (await session.scalars(select(Checkin).where(Checkin.patient_id == patient.id))).one()
+
+    assert (await text(provider, inbound("STOP"))).status_code == 200
+
+    invitation = (
+        await session.scalars(select(Message).where(Message.checkin_id == checkin.id))
+    ).one()
+    await session.refresh(invitation)
+    await session.refresh(checkin)
+    assert (invitation.status, invitation.reason) == ("cancelled", "opted_out")
+    assert checkin.status == "cancelled"
