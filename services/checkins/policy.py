@@ -2,10 +2,11 @@
 location.
 
 A row for the type at that location wins over a row for the type everywhere
-(``location_id`` NULL); without a row the default holds: a check-in 24 hours after a visit
-in an adjustment room (the visits where the atlas is adjusted, after which patients are
-asked about red flags), none after a consultation or x-ray review, and a weekly one while
-the visit's care plan (series) goes on.
+(``location_id`` NULL); without a row the default holds: a check-in 24 hours after the
+visit (in a NUCCA practice nearly every visit, the first exam included, checks and
+corrects the atlas, and the red flags matter after each correction) and a weekly one
+while the visit's care plan (series) goes on. A type without a correction (an x-ray
+review, say) gets a policy with no check-in after the visit.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from services.checkins.models import CheckinPolicy
 from services.clinic.models import AppointmentType
 
 DEFAULT_AFTER_VISIT_HOURS = 24
-ADJUSTMENT_ROOM = "adjustment"
 # No check-in goes out within this long after another was sent to the patient (judged at
 # send time): three visits a week with a check-in after each, plus a weekly one, would
 # otherwise ask a patient in pain four times a week.
@@ -35,13 +35,7 @@ class Policy:
     is_default: bool
 
 
-def default_for(appointment_type: AppointmentType) -> Policy:
-    adjusts = appointment_type.room_kind == ADJUSTMENT_ROOM
-    return Policy(
-        after_visit_hours=DEFAULT_AFTER_VISIT_HOURS if adjusts else None,
-        weekly_in_series=True,
-        is_default=True,
-    )
+DEFAULT = Policy(DEFAULT_AFTER_VISIT_HOURS, weekly_in_series=True, is_default=True)
 
 
 async def effective(
@@ -57,5 +51,5 @@ async def effective(
         .limit(1)
     )
     if row is None:
-        return default_for(appointment_type)
+        return DEFAULT
     return Policy(row.after_visit_hours, row.weekly_in_series, is_default=False)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.seed import seed_demo_appointments
+from services.checkins.seed import seed_checkin_policies
 from services.clinic.seed import seed_clinic
 from services.clinic.service import default_location
 from services.core.auth.models import User
@@ -82,6 +83,7 @@ async def seed_demo(session: AsyncSession, password: str) -> DemoSeed:
         )
         seeded.staff.append(email)
     seeded.clinic = await seed_clinic(session)
+    seeded.clinic += await seed_checkin_policies(session)
     location = await default_location(session)
     if location is not None:
         seeded.patients = await seed_demo_patients(session, location)

@@ -58,16 +58,23 @@ async def test_completing_an_adjustment_plans_a_checkin_a_day_later_with_its_inv
     assert len(await _checkins(session, clinic.patients[0].id)) == 1
 
 
-async def test_a_consultation_without_adjustment_plans_no_checkin_by_default(
+async def test_every_type_plans_a_checkin_by_default_until_a_policy_says_none(
     client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
 ) -> None:
-    made = await booked(
-        client,
-        clinic.desk,
-        clinic.body(at(clinic.monday, "10:00"), appointment_type_id=str(clinic.exam.id)),
+    """The first exam usually includes the first correction: a check-in the next day."""
+    exam = clinic.body(at(clinic.monday, "10:00"), appointment_type_id=str(clinic.exam.id))
+    await complete(client, clinic, (await booked(client, clinic.desk, exam))["id"])
+    assert len(await _checkins(session, clinic.patients[0].id)) == 1
+
+    session.add(
+        CheckinPolicy(
+            appointment_type_id=clinic.exam.id, after_visit_hours=None, weekly_in_series=False
+        )
     )
-    await complete(client, clinic, made["id"])
-    assert await _checkins(session, clinic.patients[0].id) == []
+    await session.flush()
+    again = clinic.body(at(clinic.monday, "14:00"), appointment_type_id=str(clinic.exam.id))
+    await complete(client, clinic, (await booked(client, clinic.desk, again))["id"])
+    assert len(await _checkins(session, clinic.patients[0].id)) == 1
 
 
 async def test_a_checkin_due_in_quiet_hours_is_invited_when_they_end(

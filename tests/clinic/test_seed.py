@@ -5,6 +5,7 @@ from datetime import time
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.checkins import policy
 from services.clinic.models import (
     AppointmentType,
     Location,
@@ -57,6 +58,14 @@ async def test_the_demo_clinic_is_seeded_once(session: AsyncSession) -> None:
         "xray",
         True,
     )
+    # An x-ray review corrects nothing: no check-in after it (the rest keep the default).
+    review = await session.scalar(
+        select(AppointmentType).where(AppointmentType.name == "X-ray review")
+    )
+    assert review is not None
+    rule = await policy.effective(session, review, location.id)
+    assert (rule.after_visit_hours, rule.weekly_in_series, rule.is_default) == (None, False, False)
+    assert await policy.effective(session, new_patient, location.id) == policy.DEFAULT
     assert await seed_clinic(session) == []
     again = await seed_demo(session, "a demo password 123")
     assert (again.staff, again.clinic, again.patients, again.appointments) == ([], [], 0, 0)
