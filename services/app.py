@@ -22,7 +22,7 @@ from services.core.health import router as health_router
 from services.core.logging import configure_logging
 from services.core.middleware import RequestContextMiddleware
 from services.core.openapi import install_openapi
-from services.core.settings import Settings, SettingsError, get_settings
+from services.core.settings import Environment, Settings, SettingsError, get_settings
 from services.messaging import metrics as messaging_metrics
 from services.messaging.router import router as messaging_router
 from services.notes.patient_router import router as patient_notes_router
@@ -53,7 +53,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             "CLINIC_DATABASE_URL and CLINIC_REDIS_URL must be set for the API process "
             "(`clinic dev` starts embedded servers and sets them)"
         )
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(
+        settings.log_level, json=settings.log_json, cache=settings.env is not Environment.test
+    )
     db = database or Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
 
     @asynccontextmanager

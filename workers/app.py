@@ -16,7 +16,7 @@ from celery.app import trace
 from celery.signals import setup_logging
 
 from services.core.logging import configure_logging
-from services.core.settings import SettingsError, get_settings
+from services.core.settings import Environment, SettingsError, get_settings
 from workers.schedule import beat_schedule
 
 TASK_TIME_LIMIT = 300
@@ -78,7 +78,9 @@ _quiet_failure_lines()
 @setup_logging.connect
 def _logging(**_: object) -> None:
     settings = get_settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(
+        settings.log_level, json=settings.log_json, cache=settings.env is not Environment.test
+    )
 
 
 celery_app = create_celery()

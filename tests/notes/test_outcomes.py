@@ -25,6 +25,7 @@ from services.core.auth.roles import Role
 from services.notes import outcomes
 from services.notes.models import Observation
 from tests.appointments.conftest import Scheduling, add_patient, make_scheduling
+from tests.checkins.support import new_checkin
 from tests.factories import Factory
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -85,13 +86,14 @@ async def history(factory: Factory, session: AsyncSession) -> History:
         observation("leg_check_pre", 0.75, "in", visits[0].starts_at, source="note",
                     appointment_id=visits[0].id)
     )  # fmt: skip
+    answered = await new_checkin(session, visits[1])
     rows.append(observation("pain_nrs", 6, "score", _local(first + timedelta(days=10), 20),
-                            source="checkin"))  # fmt: skip
+                            source="checkin", checkin_id=answered.id))  # fmt: skip
     other = await add_patient(session)
     rows.append(
         Observation(
             patient_id=other.id, code="pain_nrs", value=Decimal(9), unit="score",
-            at=visits[0].starts_at, source="checkin",
+            at=visits[0].starts_at, source="note",
         )
     )  # fmt: skip
     session.add_all(rows)
