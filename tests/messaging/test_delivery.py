@@ -152,6 +152,20 @@ def _visit_in(database_url: str, delay: timedelta) -> uuid.UUID:
     return appointment_id
 
 
+def _messages_of(database_url: str, appointment_id: uuid.UUID) -> list[uuid.UUID]:
+    engine = engine_for(database_url)
+    with engine.connect() as connection:
+        ids = list(
+            connection.scalars(
+                select(Message.id).where(
+                    Message.appointment_id == appointment_id, Message.status != "cancelled"
+                )
+            )
+        )
+    engine.dispose()
+    return ids
+
+
 def test_a_booking_confirms_at_once_and_reminds_at_the_due_time(
     world: World, smtp: FakeSmtpServer, database_url: str
 ) -> None:
@@ -168,6 +182,9 @@ def test_a_booking_confirms_at_once_and_reminds_at_the_due_time(
     assert len(reminder) == 2, world.logs()[-3000:]
     assert (reminder[1].subject or "").startswith("Reminder")
     assert due - timedelta(seconds=3) <= arrived <= due + timedelta(seconds=15)
+    # The server has the text before the worker commits its outcome: wait for the commit.
+    sent = _messages_of(database_url, appointment_id)
+    wait_until_sent(database_url, sent, 10, world)
     engine = engine_for(database_url)
     with engine.connect() as connection:
         links = connection.execute(
