@@ -131,6 +131,10 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/checkin-policies/effective"): ADMIN,
     ("PUT", "/api/v1/checkin-policies"): ADMIN,
     ("DELETE", "/api/v1/checkin-policies/{policy_id}"): ADMIN,
+    # check-ins: every staff role sees status (sent, answered); the answers are clinical,
+    # chiropractors only (DESIGN.md roles)
+    ("GET", "/api/v1/checkins"): ANY_STAFF,
+    ("GET", "/api/v1/checkins/{checkin_id}"): CHIROPRACTOR,
 }
 
 IDENTITIES: list[Role | None] = [None, *Role]

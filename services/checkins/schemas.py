@@ -1,11 +1,11 @@
-"""API schemas of check-ins: alerts and policies."""
+"""API schemas of check-ins: alerts, policies and the staff views of check-ins."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,3 +81,51 @@ class EffectivePolicyOut(BaseModel):
     weekly_in_series: bool
     is_default: bool = Field(description="True when no saved row applies")
 
+
+# Check-ins for staff
+
+
+class CheckinStatus(StrEnum):
+    scheduled = "scheduled"
+    sent = "sent"
+    answered = "answered"
+    expired = "expired"
+    cancelled = "cancelled"
+
+
+class CheckinKind(StrEnum):
+    after_visit = "after_visit"
+    weekly = "weekly"
+
+
+class CheckinOut(BaseModel):
+    """Whether a check-in went out and came back: what every staff role may see. Never
+    the answers (DESIGN.md roles: the front desk sees check-in status only)."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    appointment_id: uuid.UUID
+    kind: CheckinKind
+    status: CheckinStatus = Field(description="A sent one past its expiry shows expired")
+    due_at: datetime
+    sent_at: datetime | None
+    expires_at: datetime | None
+    answered_at: datetime | None
+
+
+class CheckinAlertOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    severity: Severity
+    reasons: list[str]
+    acknowledged: bool
+
+
+class CheckinDetailOut(CheckinOut):
+    """The chiropractor's view: the questionnaire answered and the answers as sent."""
+
+    questionnaire_key: str
+    questionnaire_version: int
+    answers: dict[str, Any] | None = Field(description="Null until answered")
+    alert: CheckinAlertOut | None
