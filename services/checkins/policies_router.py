@@ -57,8 +57,10 @@ async def put_policy(
     return PolicyOut.model_validate(row)
 
 
+# ":uuid": only an id matches, so DELETE /effective is a 405 (GET only), not a 422 for a
+# malformed policy_id.
 @router.delete(
-    "/{policy_id}",
+    "/{policy_id:uuid}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses={404: {"description": "No such policy"}},
 )

@@ -108,6 +108,9 @@ async def test_effective_is_location_row_then_type_row_then_default(
     assert (await _effective(client, clinic, adjustment, here))["is_default"] is True
     again = await client.delete(f"{POLICIES}/{local['id']}", headers=clinic.admin.headers)
     assert again.status_code == 404
+    # "effective" is not a policy id: the path is GET only.
+    wrong = await client.delete(f"{POLICIES}/effective", headers=clinic.admin.headers)
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "GET")
 
 
 async def test_hours_out_of_range_are_422_with_the_field(
