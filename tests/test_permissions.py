@@ -126,6 +126,15 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     # check-in alerts: clinical data, chiropractors only
     ("GET", "/api/v1/alerts"): CHIROPRACTOR,
     ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): CHIROPRACTOR,
+    # check-in policies: clinic settings, admins only
+    ("GET", "/api/v1/checkin-policies"): ADMIN,
+    ("GET", "/api/v1/checkin-policies/effective"): ADMIN,
+    ("PUT", "/api/v1/checkin-policies"): ADMIN,
+    ("DELETE", "/api/v1/checkin-policies/{policy_id}"): ADMIN,
+    # check-ins: every staff role sees status (sent, answered); the answers are clinical,
+    # chiropractors only (DESIGN.md roles)
+    ("GET", "/api/v1/checkins"): ANY_STAFF,
+    ("GET", "/api/v1/checkins/{checkin_id}"): CHIROPRACTOR,
 }
 
 IDENTITIES: list[Role | None] = [None, *Role]

@@ -49,6 +49,7 @@ async def get_message_settings(session: AsyncSession, location_id: uuid.UUID) ->
             quiet_end=DEFAULT_QUIET_END,
             sender_name=None,
             late_cancel_minutes=DEFAULT_LATE_CANCEL_MINUTES,
+            alert_email=None,
             is_default=True,
         )
     return MessageSettingsOut(
@@ -58,6 +59,7 @@ async def get_message_settings(session: AsyncSession, location_id: uuid.UUID) ->
         quiet_end=row.quiet_end,
         sender_name=row.sender_name,
         late_cancel_minutes=row.late_cancel_minutes,
+        alert_email=row.alert_email,
         is_default=False,
     )
 
@@ -82,6 +84,7 @@ async def put_message_settings(
         "quiet_end": data.quiet_end,
         "sender_name": data.sender_name,
         "late_cancel_minutes": data.late_cancel_minutes,
+        "alert_email": data.alert_email,
         "updated_at": clock.utcnow(),
     }
     row = await session.get(MessageSettings, location_id)

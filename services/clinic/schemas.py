@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.clinic.types import (
     DEFAULT_LATE_CANCEL_MINUTES,
@@ -40,6 +40,8 @@ ReminderOffsets = Annotated[
     Field(max_length=5, description="Minutes before the appointment, e.g. [2880, 120]"),
 ]
 LateCancel = Annotated[int, Field(ge=0, le=10_080), JSON_NUMBER]
+# The column's size (and the longest address SMTP carries).
+AlertEmail = Annotated[EmailStr, StringConstraints(max_length=254)]
 
 
 # Locations
@@ -262,6 +264,10 @@ class MessageSettingsIn(BaseModel):
     quiet_end: LocalTime = DEFAULT_QUIET_END
     sender_name: SenderName | None = Field(default=None, description="Unset: the location's name")
     late_cancel_minutes: LateCancel = DEFAULT_LATE_CANCEL_MINUTES
+    alert_email: AlertEmail | None = Field(
+        default=None,
+        description="The inbox urgent check-in alerts are emailed to; unset: CLINIC_ALERT_EMAIL",
+    )
 
 
 class MessageSettingsOut(BaseModel):
@@ -271,4 +277,5 @@ class MessageSettingsOut(BaseModel):
     quiet_end: LocalTime
     sender_name: str | None
     late_cancel_minutes: int
+    alert_email: str | None = Field(description="As saved; null: the CLINIC_ALERT_EMAIL setting")
     is_default: bool = Field(description="True until the settings are saved once")

@@ -28,6 +28,7 @@ async def test_defaults_until_saved_then_the_saved_values(
     assert first.json()["reminder_offsets_minutes"] == [2880, 120]
     assert (first.json()["quiet_start"], first.json()["quiet_end"]) == ("21:00", "08:00")
     assert first.json()["is_default"] is True
+    assert first.json()["alert_email"] is None
     saved = await client.put(
         _url(location.id),
         json={"reminder_offsets_minutes": [60, 1440, 60], "quiet_start": "20:30"},
@@ -38,6 +39,40 @@ async def test_defaults_until_saved_then_the_saved_values(
     assert body["reminder_offsets_minutes"] == [1440, 60]
     assert body["quiet_start"] == "20:30" and body["late_cancel_minutes"] == 1440
     assert body["is_default"] is False
+    assert body["alert_email"] is None
+
+
+async def test_alert_email_is_saved_read_back_and_used(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    clinic: ClinicFactory,
+    session: AsyncSession,
+    settings: Settings,
+) -> None:
+    admin = await factory.staff(Role.admin)
+    location = await clinic.location()
+    saved = await client.put(
+        _url(location.id), json={"alert_email": "alerts@clinic.example"}, headers=admin.headers
+    )
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["alert_email"] == "alerts@clinic.example"
+    read = await client.get(_url(location.id), headers=admin.headers)
+    assert read.json()["alert_email"] == "alerts@clinic.example"
+    fallback = settings.model_copy(update={"alert_email": "owner@clinic.example"})
+    used = await service.effective_message_settings(session, location.id, fallback)
+    assert used.alert_email == "alerts@clinic.example"
+    # Left out of a later PUT, it goes back to unset, and the setting applies again.
+    cleared = await client.put(_url(location.id), json={}, headers=admin.headers)
+    assert cleared.json()["alert_email"] is None
+    used = await service.effective_message_settings(session, location.id, fallback)
+    assert used.alert_email == "owner@clinic.example"
+    too_long = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".example"
+    for bad in ("not an address", "x@", too_long):
+        answer = await client.put(
+            _url(location.id), json={"alert_email": bad}, headers=admin.headers
+        )
+        assert answer.status_code == 422, bad
+        assert answer.json()["errors"][0]["loc"] == ["body", "alert_email"]
 
 
 async def test_bad_settings_are_422(
