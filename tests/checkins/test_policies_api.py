@@ -82,8 +82,9 @@ async def test_effective_is_location_row_then_type_row_then_default(
         "weekly_in_series": True,
         "is_default": True,
     }
-    no_room = await _effective(client, clinic, exam, here)
-    assert (no_room["after_visit_hours"], no_room["weekly_in_series"]) == (None, True)
+    # The default is the same for every type (the first exam includes a correction too).
+    exam_default = await _effective(client, clinic, exam, here)
+    assert (exam_default["after_visit_hours"], exam_default["weekly_in_series"]) == (24, True)
 
     everywhere = (await _put(client, clinic, after_visit_hours=12)).json()
     local = (await _put(client, clinic, location_id=str(here), after_visit_hours=6)).json()
