@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from services.checkins import alerts_router
+from services.checkins import alerts_router, pages_router
 
 router = APIRouter()
-for part in (alerts_router,):
+for part in (alerts_router, pages_router):
     router.include_router(part.router)
