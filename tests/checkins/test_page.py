@@ -382,3 +382,71 @@ async def test_the_audit_trail_says_who_and_what_but_not_the_answers(
     }
     written = json.dumps([r.detail for r in rows])
     assert COMMENT not in written and "rf_neck_pain" not in written and "pain" not in written
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"answers": {**JSON_ANSWERS, "pain_now": 4.5}},
+        {"answers": {**JSON_ANSWERS, "pain_now": 10**40}},
+        {"answers": {**JSON_ANSWERS, "migraine_days": "2"}},
+        {"answers": {**JSON_ANSWERS, "rf_vision": "yes"}},
+        {"answers": {**JSON_ANSWERS, "headache": {"value": 1}}},
+        {"answers": {**JSON_ANSWERS, "comments": "nul \u0000 here"}},
+        {"answers": {**JSON_ANSWERS, "comments": "x" * 2001}},
+        {"answers": {**JSON_ANSWERS, "unasked\u0000": 1}},
+        {"answers": []},
+        {"answers": {str(n): n for n in range(101)}},
+    ],
+)
+async def test_odd_json_is_refused_never_an_error(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, body: Any
+) -> None:
+    checkin, _, url = await _sent(session, settings)
+
+    response = await client.post(url, json=body)
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert all(e["loc"][0] == "body" for e in response.json()["errors"])
+    assert (await _fresh(session, checkin)).status == "sent"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"pain_now": "1e3"},
+        {"pain_now": "\uff19"},  # a full-width 9
+        {"migraine_days": "9" * 5000},
+        {"migraine_days": "-1"},
+        {"headache": "99"},
+        {"rf_dizziness": "maybe"},
+        {"comments": "nul \x00 here"},
+        {"unasked": "1"},
+    ],
+)
+async def test_odd_forms_come_back_as_the_form_never_an_error(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    changes: dict[str, str],
+) -> None:
+    checkin, _, url = await _sent(session, settings)
+
+    response = await client.post(url, data={**FORM, **changes})
+
+    assert response.status_code == 422
+    assert "Please check your answers" in response.text
+    assert (await _fresh(session, checkin)).status == "sent"
+
+
+async def test_a_body_too_large_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    _, _, url = await _sent(session, settings)
+
+    form = await client.post(url, data={**FORM, "comments": "x" * 40_000})
+    json_body = await client.post(url, json={"answers": {**JSON_ANSWERS, "comments": "x" * 70_000}})
+
+    assert form.status_code == 422 and "We could not read your answers" in form.text
+    assert json_body.status_code == 422
