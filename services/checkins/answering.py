@@ -19,6 +19,7 @@ over several check-ins still counts against where care started.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -205,7 +206,9 @@ def _kept(answers: Mapping[str, object], definition: Questionnaire) -> dict[str,
     return kept
 
 
-async def _baseline_pain(session: AsyncSession, patient_id: Any, now: datetime) -> float | None:
+async def _baseline_pain(
+    session: AsyncSession, patient_id: uuid.UUID, now: datetime
+) -> float | None:
     value = await session.scalar(
         select(Observation.value)
         .where(
@@ -238,7 +241,7 @@ async def submit(
     form = await _form(session, checkin, appointment, settings)
     definition = form.definition
     if encoding == "form":
-        answers = from_form({k: str(v) for k, v in answers.items()}, definition)
+        answers = from_form({name: str(value) for name, value in answers.items()}, definition)
     errors = _problems(answers, definition)
     if errors:
         if encoding == "form":  # the page shows the patient's name again
