@@ -120,6 +120,9 @@ MATRIX: dict[tuple[str, str], str | frozenset[Role]] = {
     # the SMS provider's webhook, and the front desk's views of messages (every staff role)
     ("GET", "/a/{token}"): PUBLIC,
     ("POST", "/a/{token}"): PUBLIC,
+    # check-ins: the patient's check-in form, the token in the invitation its credential
+    ("GET", "/c/{token}"): PUBLIC,
+    ("POST", "/c/{token}"): PUBLIC,
     ("POST", "/webhooks/sms"): PROVIDER_SIGNED,
     ("GET", "/api/v1/messages"): ANY_STAFF,
     ("GET", "/api/v1/inbound-sms"): ANY_STAFF,

@@ -10,10 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 
 _PAGES = Environment(
-    loader=PackageLoader("services.messaging", "templates/pages"),
+    # The check-in pages (services/checkins) extend this package's base.html.
+    loader=ChoiceLoader(
+        [
+            PackageLoader("services.messaging", "templates/pages"),
+            PackageLoader("services.checkins", "templates/pages"),
+        ]
+    ),
     autoescape=True,  # patient and clinic names are data, never markup
     undefined=StrictUndefined,
 )
