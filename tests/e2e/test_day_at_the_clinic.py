@@ -1,19 +1,22 @@
 """*A day at the clinic* (../shared/A-DAY-AT-THE-CLINIC.md), through the real API, as far as
-the product goes today: registration, finding and booking the first visit (double click,
-room clash), the confirmation and reminder texts and the confirm page they link to, the
-visit's lifecycle and signed note on the day sheet, the care plan around time off, a flare
-cancellation that offers the slot to the waitlist, and the audit trail of Jordan's record,
-whose signed note only an addendum can add to.
+the whole story: registration, finding and booking the first visit (double click, room
+clash), the confirmation and reminder texts and the confirm page they link to, the visit's
+lifecycle and signed note on the day sheet, the care plan around time off, the check-in
+the next day and its place in the outcome chart, a red-flag check-in that alerts and emails
+Dr. Reyes, a flare cancellation that offers the slot to the waitlist, and the audit trail
+of Jordan's record, whose signed note only an addendum can add to.
 
-The texts (3) go out the way the worker sends them: its own claim and send functions, run
-on the test's connection at a simulated time, through the real SMS channel to a local
-Twilio stand-in. Check-ins (6, 7) join as their issue lands.
+Messages (3, 6, 7) go out the way the worker sends them: its own claim and send functions,
+run on the test's connection at a simulated time, through the real SMS channel to a local
+Twilio stand-in and the real SMTP channel to a local mail server.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,11 +38,28 @@ from services.messaging.sending import send_one
 from tests.appointments.conftest import at, next_monday
 from tests.factories import Factory, Staff
 from tests.fakes.sms_provider import FakeSmsProvider
+from tests.fakes.smtp import FakeSmtpServer
 from workers import channels
 
 JORDAN_PHONE = "+13125550142"  # "(312) 555-0142" as Sam typed it
+CLINIC_INBOX = "desk@balanced-atlas.example"
+RED_FLAGS = (
+    "rf_sudden_headache",
+    "rf_dizziness",
+    "rf_vision",
+    "rf_speech_swallowing",
+    "rf_numbness_weakness",
+    "rf_neck_pain",
+)
 # What the text and the page must never say: the diagnoses, the visit type, the surname.
 CLINICAL = ("fibromyalgia", "migraine", "G43", "M79", "consultation", "exam", "x-ray", "Lee")
+
+
+@pytest.fixture
+def smtp() -> Iterator[FakeSmtpServer]:
+    """The clinic's mail server, for the staff's alert email."""
+    with FakeSmtpServer() as server:
+        yield server
 
 
 @pytest.fixture
@@ -87,6 +107,15 @@ async def _dispatch(session: AsyncSession, settings: Settings, now: datetime) ->
     return outcomes
 
 
+@contextmanager
+def _clock_at(instant: datetime) -> Iterator[None]:
+    """The application's clock (``services.core.clock``) at a simulated time of the story,
+    for what the patient does then (staff keep the real clock: their sessions expire)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clock, "utcnow", lambda: instant)
+        yield
+
+
 def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
@@ -97,6 +126,7 @@ async def test_a_day_at_the_clinic(
     factory: Factory,
     settings: Settings,
     sms: FakeSmsProvider,
+    smtp: FakeSmtpServer,
 ) -> None:
     await seed_demo(session, "demo password for the story")
     sam = await _staff(session, factory, "sam@balanced-atlas.example")
@@ -388,6 +418,104 @@ async def test_a_day_at_the_clinic(
     missed = [o for o in report["occurrences"] if o["outcome"] != "booked"]
     assert [o["nearest_free"][11:16] for o in missed] == ["10:00", "10:00"]
 
+    # 6. Thursday: the check-in Dr. Reyes' completion planned goes out a day after the visit
+    # (the default policy: the first exam includes the first correction). Sam sees that it
+    # is planned, never what Jordan answers.
+    checkins = await client.get(
+        "/api/v1/checkins", params={"patient_id": jordan_id}, headers=sam.headers
+    )
+    (first,) = [c for c in checkins.json()["items"] if c["appointment_id"] == visit["id"]]
+    assert (first["kind"], first["status"]) == ("after_visit", "scheduled")
+    assert _instant(first["due_at"]) == _instant(visit["ends_at"]) + timedelta(hours=24)
+    thursday = _instant(first["due_at"])
+    await _dispatch(session, texting, thursday)
+    (invitation,) = [m for m in sms.messages if "/c/" in m.body]
+    assert invitation.to == JORDAN_PHONE
+    assert invitation.body.startswith("Hi Jordan, how are you since your visit? ")
+    assert not [w for w in CLINICAL if w.lower() in invitation.body.lower()]
+    assert gsm.segments(invitation.body) == 1
+    checkin_page = urlsplit(invitation.body.rsplit(" ", 1)[1]).path
+    answers = {
+        "pain_now": "4",
+        "headache": "1",  # mild
+        "migraine_days": "1",
+        "sleep_quality": "6",
+        "pgic": "3",  # a little improved
+        **{item: "no" for item in RED_FLAGS},
+        "comments": "Slept better than in weeks.",
+    }
+    with _clock_at(thursday + timedelta(minutes=7)):  # Jordan answers a few minutes later
+        form = await client.get(checkin_page)
+        assert form.status_code == 200 and "Jordan" in form.text
+        assert not re.search(r"\bLee\b", form.text)  # first name only
+        thanks = await client.post(checkin_page, data=answers)
+        assert thanks.status_code == 200, thanks.text
+        assert "Thank you" in thanks.text and "911" not in thanks.text
+        assert (await client.post(checkin_page, data=answers)).status_code == 410
+    # It lands in Jordan's outcome series: pain 7 at the exam, 4 on Thursday.
+    series = await client.get(f"/api/v1/patients/{jordan_id}/outcomes", headers=reyes.headers)
+    assert series.status_code == 200, series.text
+    pain = next(m for m in series.json()["measures"] if m["code"] == "pain_nrs")
+    assert [(p["value"], p["source"]) for p in pain["points"]] == [(7, "note"), (4, "checkin")]
+    chart = await client.get(f"/api/v1/patients/{jordan_id}/outcomes.png", headers=reyes.headers)
+    assert chart.headers["content-type"] == "image/png"
+    assert chart.content.startswith(b"\x89PNG\r\n\x1a\n")
+    seen_by_sam = await client.get(
+        "/api/v1/checkins", params={"patient_id": jordan_id}, headers=sam.headers
+    )
+    answered = next(c for c in seen_by_sam.json()["items"] if c["id"] == first["id"])
+    assert answered["status"] == "answered" and "answers" not in answered
+
+    # 7. The following Monday, after the care plan's first visit, another check-in: Jordan
+    # ticks "sudden severe headache unlike any before". The page says to call 911 now and
+    # the clinic; Dr. Reyes gets an urgent alert and an email (so does the clinic's inbox,
+    # which Maria set), and acknowledges it after calling Jordan.
+    kept = {k: v for k, v in rules.items() if k not in ("location_id", "is_default")}
+    inbox = await client.put(
+        settings_path, json={**kept, "alert_email": CLINIC_INBOX}, headers=maria.headers
+    )
+    assert inbox.status_code == 200, inbox.text
+    plan_monday = next(o for o in report["occurrences"] if o["date"] == plan_start.isoformat())
+    monday_path = f"/api/v1/appointments/{plan_monday['appointment_id']}"
+    assert (await client.post(f"{monday_path}/check-in", headers=sam.headers)).status_code == 200
+    assert (await client.post(f"{monday_path}/start", headers=reyes.headers)).status_code == 200
+    assert (await client.post(f"{monday_path}/complete", headers=reyes.headers)).status_code == 200
+    planned = await client.get(
+        "/api/v1/checkins",
+        params={"appointment_id": plan_monday["appointment_id"]},
+        headers=sam.headers,
+    )
+    kinds = {c["kind"]: c for c in planned.json()["items"]}
+    assert set(kinds) == {"after_visit", "weekly"}  # the plan's weekly one, from Monday on
+    tuesday = _instant(kinds["after_visit"]["due_at"])
+    await _dispatch(session, texting, tuesday)
+    second_page = urlsplit([m for m in sms.messages if "/c/" in m.body][-1].body.rsplit(" ", 1)[1])
+    assert second_page.path != checkin_page
+    alarming = {**answers, "pain_now": "6", "rf_sudden_headache": "yes", "comments": ""}
+    answered_at = tuesday + timedelta(minutes=12)
+    with _clock_at(answered_at):
+        warned = await client.post(second_page.path, data=alarming)
+    assert warned.status_code == 200
+    assert warned.text.index("Call 911 now") < warned.text.index("tel:+13125550100")
+    alerts = await client.get(
+        "/api/v1/alerts", params={"patient_id": jordan_id}, headers=reyes.headers
+    )
+    (alert,) = alerts.json()["items"]
+    assert (alert["severity"], alert["reasons"]) == ("urgent", ["red_flag:rf_sudden_headache"])
+    mailing = texting.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none"}
+    )
+    await _dispatch(session, mailing, answered_at + timedelta(seconds=15))  # the next beat
+    (email,) = [m for m in smtp.messages if (m.subject or "").startswith("Urgent check-in alert")]
+    assert sorted(email.rcpt_tos) == [CLINIC_INBOX, "reyes@balanced-atlas.example"]
+    assert "Jordan" not in email.body and not re.search(r"\bLee\b", email.body)
+    acknowledged = await client.post(
+        f"/api/v1/alerts/{alert['id']}/acknowledge",
+        json={"comment": "Called Jordan at once; sent to the ER. Headache resolved, CT clear."},
+        headers=reyes.headers,
+    )
+    assert acknowledged.status_code == 200, acknowledged.text
+
     # 8. A Friday visit is cancelled by Jordan because of a flare: no late flag, and the
     # patient waiting for a Friday morning with Dr. Reyes is offered the slot.
     plan_friday = plan_start + timedelta(days=4)
@@ -434,6 +562,8 @@ async def test_a_day_at_the_clinic(
         ("appointment", "day_sheet"),
         ("appointment", "cancel"),
         ("visit_note", "sign"),
+        ("checkin", "answer"),
+        ("alert", "acknowledge"),
     } <= seen
     assert {e["actor_id"] for e in events} >= {str(sam.user.id), str(reyes.user.id)}
     # Nobody can edit Wednesday's signed note; Dr. Reyes adds an addendum instead.
