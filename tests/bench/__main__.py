@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench import http, messaging, scheduling, search
+from tests.bench import checkins, http, messaging, scheduling, search
 
 if __name__ == "__main__":
     http.main()
@@ -12,3 +12,5 @@ if __name__ == "__main__":
     scheduling.main()
     print()
     messaging.main()
+    print()
+    checkins.main()
