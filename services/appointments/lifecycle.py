@@ -18,7 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import Appointment, StatusChange
 from services.appointments.schemas import Cancel, CancelReason, Status
-from services.appointments.service import get_appointment, record, release
+from services.appointments.service import (
+    get_appointment,
+    record,
+    release,
+    series_has_upcoming,
+)
 from services.checkins import schedule as checkins
 from services.clinic.service import effective_message_settings
 from services.core import clock
@@ -80,6 +85,14 @@ def apply(
     appointment.status_changed_at = now
 
 
+async def _care_plan_check(session: AsyncSession, appointment: Appointment) -> None:
+    """A care plan left with no visit to come is over: its weekly check-ins stop."""
+    if appointment.series_id is not None and not await series_has_upcoming(
+        session, appointment.series_id
+    ):
+        await checkins.series_ended(session, appointment.series_id)
+
+
 async def advance(
     session: AsyncSession,
     appointment_id: uuid.UUID,
@@ -101,6 +114,8 @@ async def advance(
     await session.flush()
     if transition is COMPLETE:
         await checkins.visit_completed(session, appointment)
+    elif transition is NO_SHOW:
+        await _care_plan_check(session, appointment)
     await record(session, actor, client, transition.action, appointment)
     return appointment
 
@@ -141,6 +156,7 @@ async def cancel_one(
     appointment.late_cancel = late
     await session.flush()
     await messages.appointment_cancelled(session, appointment, notify=notify)
+    await _care_plan_check(session, appointment)
     offered = await release(session, appointment)
     await record(
         session, actor, client, "cancel", appointment, {"reason": data.reason.value, **offered}

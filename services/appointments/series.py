@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import booking, lifecycle
@@ -35,7 +35,6 @@ from services.appointments.service import (
     record,
 )
 from services.appointments.waitlist import mark_booked
-from services.checkins import schedule as checkins
 from services.clinic.service import local_instant
 from services.core import clock
 from services.core.auth.service import Principal
@@ -201,20 +200,6 @@ async def _following(
     return list(rows)
 
 
-async def _upcoming(session: AsyncSession, series_id: uuid.UUID) -> bool:
-    """The care plan still has a visit to come."""
-    return bool(
-        await session.scalar(
-            select(
-                exists().where(
-                    Appointment.series_id == series_id,
-                    Appointment.status.in_([s.value for s in MOVABLE]),
-                )
-            )
-        )
-    )
-
-
 async def cancel_following(
     session: AsyncSession,
     series_id: uuid.UUID,
@@ -232,8 +217,6 @@ async def cancel_following(
         await lifecycle.cancel_one(
             session, row, cancel, actor=actor, client=client, now=now, notify=position == 0
         )
-    if not await _upcoming(session, series_id):
-        await checkins.series_ended(session, series_id)
     return [await out(session, row) for row in rows]
 
 

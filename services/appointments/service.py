@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import booking
@@ -136,6 +136,15 @@ async def create_appointment(
     await messages.appointment_booked(session, appointment)
     await record(session, actor, client, "create", appointment, detail)
     return appointment
+
+
+async def series_has_upcoming(session: AsyncSession, series_id: uuid.UUID) -> bool:
+    """The care plan still has a visit to come."""
+    upcoming = exists().where(
+        Appointment.series_id == series_id,
+        Appointment.status.in_([s.value for s in MOVABLE]),
+    )
+    return bool(await session.scalar(select(upcoming)))
 
 
 async def release(session: AsyncSession, appointment: Appointment) -> dict[str, str]:

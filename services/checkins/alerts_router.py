@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from services.checkins import alerts
 from services.checkins.schemas import AcknowledgeIn, AlertOut, AlertStatus, Severity
-from services.core.auth.deps import require_roles
-from services.core.auth.roles import Role
-from services.core.auth.service import Principal
+from services.core.auth.deps import ChiropractorPrincipal
 from services.core.deps import ClientDep, SessionDep
 from services.core.pagination import Page, PageDep
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["check-ins"])
 
-Chiropractor = Annotated[Principal, Depends(require_roles(Role.chiropractor))]
-
 
 @router.get("", response_model=Page[AlertOut])
 async def list_alerts(
-    doctor: Chiropractor,
+    doctor: ChiropractorPrincipal,
     session: SessionDep,
     client: ClientDep,
     page: PageDep,
@@ -55,7 +50,7 @@ async def list_alerts(
 async def acknowledge_alert(
     alert_id: uuid.UUID,
     body: AcknowledgeIn,
-    doctor: Chiropractor,
+    doctor: ChiropractorPrincipal,
     session: SessionDep,
     client: ClientDep,
 ) -> AlertOut:

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import Appointment
 from services.checkins import questionnaire, scoring
-from services.checkins.models import Alert, Checkin, CheckinAnswers
+from services.checkins.models import AUDIT_RESOURCE, Alert, Checkin, CheckinAnswers
 from services.checkins.questionnaire import (
     ChoiceItem,
     CountItem,
@@ -51,8 +51,10 @@ from services.messaging.models import Message, MessageLink
 from services.notes.models import Observation
 from services.patients.models import Patient
 
-RESOURCE = "checkin"
 USED_FOR = "answered"
+# A link of a send whose outcome was a retry (the provider timed out after accepting the
+# text) belongs to a check-in still ``scheduled``: the patient has it, so it works too.
+OPEN = ("scheduled", "sent")
 Encoding = Literal["json", "form"]
 # A whole number as typed in a form; longer digit strings are not ours to convert.
 _WHOLE = re.compile(r"^\s*-?[0-9]{1,9}\s*$")
@@ -116,7 +118,7 @@ async def _find(
         checkin is None
         or link.used_at is not None
         or now >= link.expires_at
-        or checkin.status != "sent"
+        or checkin.status not in OPEN
     ):
         raise CheckinGone
     return link, checkin
@@ -145,7 +147,7 @@ async def _audit(
         session,
         actor_id=None,  # the patient, through a link in a message
         action=action,
-        resource_type=RESOURCE,
+        resource_type=AUDIT_RESOURCE,
         resource_id=checkin.id,
         patient_id=checkin.patient_id,
         client=client,
@@ -275,6 +277,8 @@ async def submit(
                 reasons=[alert.reason for alert in raised],
             )
         )
+    if checkin.sent_at is None:  # answered through the link of a send thought failed
+        checkin.sent_at, checkin.expires_at = link.created_at, link.expires_at
     checkin.status, checkin.answered_at = "answered", now
     link.used_at, link.used_for = now, USED_FOR
     await session.flush()

@@ -6,19 +6,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from services.checkins import listing
 from services.checkins.schemas import CheckinDetailOut, CheckinOut, CheckinStatus
-from services.core.auth.deps import StaffPrincipal, require_roles
-from services.core.auth.roles import Role
-from services.core.auth.service import Principal
+from services.core.auth.deps import ChiropractorPrincipal, StaffPrincipal
 from services.core.deps import ClientDep, SessionDep
 from services.core.pagination import Page, PageDep
 
 router = APIRouter(prefix="/api/v1/checkins", tags=["check-ins"])
-
-Chiropractor = Annotated[Principal, Depends(require_roles(Role.chiropractor))]
 
 
 @router.get("", response_model=Page[CheckinOut])
@@ -57,7 +53,7 @@ async def list_checkins(
     responses={404: {"description": "No such check-in"}},
 )
 async def get_checkin(
-    checkin_id: uuid.UUID, doctor: Chiropractor, session: SessionDep, client: ClientDep
+    checkin_id: uuid.UUID, doctor: ChiropractorPrincipal, session: SessionDep, client: ClientDep
 ) -> CheckinDetailOut:
     """One check-in with the questionnaire version, the answers (null until answered) and
     the alert they raised, if any; audited."""

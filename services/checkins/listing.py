@@ -12,15 +12,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.checkins.models import Alert, Checkin, CheckinAnswers
+from services.checkins.models import AUDIT_RESOURCE, Alert, Checkin, CheckinAnswers
 from services.checkins.schemas import CheckinAlertOut, CheckinDetailOut, CheckinOut
 from services.core import audit, clock
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import NotFound
 from services.core.pagination import PageParams
-
-RESOURCE = "checkin"
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,7 @@ async def list_checkins(
         session,
         actor_id=actor.user_id,
         action="list",
-        resource_type=RESOURCE,
+        resource_type=AUDIT_RESOURCE,
         rows=[(c.id, c.patient_id) for c in rows[: page.limit]],
         client=client,
     )
@@ -111,7 +109,7 @@ async def get_checkin(
         session,
         actor_id=actor.user_id,
         action="read",
-        resource_type=RESOURCE,
+        resource_type=AUDIT_RESOURCE,
         resource_id=checkin.id,
         patient_id=checkin.patient_id,
         client=client,

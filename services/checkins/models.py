@@ -40,6 +40,7 @@ STATUSES = ("scheduled", "sent", "answered", "expired", "cancelled")
 NOT_SENT = ("scheduled", "cancelled")
 # after_visit: one per completed visit; weekly: one per week of an active care plan.
 KINDS = ("after_visit", "weekly")
+AUDIT_RESOURCE = "checkin"  # audit rows of reads and answers of check-ins
 SEVERITIES = ("urgent", "normal")
 
 
@@ -99,7 +100,8 @@ class Checkin(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
-    # The completed visit that planned it (for a weekly one, the latest of its week).
+    # The completed visit that planned it (for a weekly one, the first of its week to
+    # complete: its practitioner is the one an alert email goes to).
     appointment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointments.id"))
     series_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointment_series.id"))
     kind: Mapped[str] = mapped_column(String(16))

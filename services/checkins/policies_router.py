@@ -43,8 +43,7 @@ async def effective_policy(
     session: SessionDep,
 ) -> EffectivePolicyOut:
     """What a visit of the type at the location gets: the location's row, else the type's
-    every-location row, else the default (24 h after a visit in an adjustment room, none
-    otherwise; weekly in a care plan)."""
+    every-location row, else the default (24 h after every visit; weekly in a care plan)."""
     return await policies.effective_policy(session, appointment_type_id, location_id)
 
 

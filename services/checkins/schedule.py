@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,12 +29,10 @@ from services.checkins.questionnaire import DEFAULT_KEY
 from services.clinic.service import get_appointment_type, local_instant
 from services.core import clock
 from services.messaging import schedule as messages
-from services.messaging.models import Message
 from services.patients.models import Patient
 
 WEEKLY_AT = time(18, 0)
 WEEKLY_NOT_BEFORE = timedelta(hours=24)  # after the visit that plans it
-WAITING = ("pending", "queued")
 
 
 def next_weekly(series: AppointmentSeries, zone: ZoneInfo, after: datetime) -> datetime:
@@ -42,7 +40,7 @@ def next_weekly(series: AppointmentSeries, zone: ZoneInfo, after: datetime) -> d
     ``after`` (local wall clock, so DST does not shift it)."""
     earliest = after + WEEKLY_NOT_BEFORE
     local_day = earliest.astimezone(zone).date()
-    weeks = max(1, -(-(local_day - series.start_date).days // 7))
+    weeks = max(0, -(-(local_day - series.start_date).days // 7))
     due = local_instant(series.start_date + timedelta(weeks=weeks), WEEKLY_AT, zone)
     if due < earliest:  # that day, but before the time: a week later on the wall clock
         due = local_instant(series.start_date + timedelta(weeks=weeks + 1), WEEKLY_AT, zone)
@@ -83,7 +81,8 @@ async def _plan(
         .on_conflict_do_nothing()
         .returning(Checkin.id)
     )
-    if inserted is not None:  # already planned: its invitation exists too
+    # None: planned already (by an earlier visit of the week), with its invitation.
+    if inserted is not None:
         await messages.checkin_planned(session, appointment, patient, inserted, due_at)
 
 
@@ -98,24 +97,14 @@ async def visit_completed(session: AsyncSession, appointment: Appointment) -> No
         await _plan(session, appointment, patient, kind="after_visit", due_at=due)
     if rule.weekly_in_series and appointment.series_id is not None:
         series = await session.get_one(AppointmentSeries, appointment.series_id)
-        due = next_weekly(series, ZoneInfo(patient.time_zone), now)
+        due = next_weekly(series, ZoneInfo(patient.time_zone), max(appointment.ends_at, now))
         await _plan(session, appointment, patient, kind="weekly", due_at=due, series_id=series.id)
 
 
 async def series_ended(session: AsyncSession, series_id: uuid.UUID) -> None:
     """The care plan has no visit to come: its weekly check-ins not yet sent are cancelled
-    (through their invitations; a trigger cancels the check-ins with them)."""
+    with their invitations."""
     planned = select(Checkin.id).where(
         Checkin.series_id == series_id, Checkin.status == "scheduled"
     )
-    await session.execute(
-        update(Message)
-        .where(Message.checkin_id.in_(planned), Message.status.in_(WAITING))
-        .values(
-            status="cancelled",
-            reason="care_plan_ended",
-            queued_at=None,
-            updated_at=clock.utcnow(),
-            change="cancel",
-        )
-    )
+    await messages.cancel_checkin_invitations(session, planned, "care_plan_ended")

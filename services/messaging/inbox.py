@@ -60,7 +60,8 @@ async def list_messages(
     actor: Principal,
     client: ClientInfo,
 ) -> list[MessageOut]:
-    """Newest first (the order a "why did she not get a reminder?" question needs)."""
+    """Newest first (the order a "why did she not get a reminder?" question needs); alert
+    emails only for chiropractors."""
     query = select(Message)
     if where.appointment_id is not None:
         query = query.where(Message.appointment_id == where.appointment_id)
@@ -68,6 +69,10 @@ async def list_messages(
         query = query.where(Message.patient_id == where.patient_id)
     if where.statuses:
         query = query.where(Message.status.in_(list(where.statuses)))
+    if Role.chiropractor not in actor.roles:
+        # An alert email exists only because a patient reported a red flag: clinical, so
+        # for chiropractors (DESIGN.md roles: others see a check-in's status only).
+        query = query.where(Message.kind != "alert")
     query = query.order_by(Message.created_at.desc(), Message.id.desc())
     rows = (await session.scalars(page.apply(query))).all()
     shown = rows[: page.limit]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,6 +112,17 @@ async def appointment_booked(
     await _write(session, appointment, patient, planned, cause)
 
 
+def cancelled(reason: str, change: str = "cancel") -> dict[str, object]:
+    """The values that cancel a waiting message (status and queued_at change together)."""
+    return {
+        "status": "cancelled",
+        "reason": reason,
+        "queued_at": None,
+        "updated_at": clock.utcnow(),
+        "change": change,
+    }
+
+
 async def cancel_waiting(session: AsyncSession, appointment_id: uuid.UUID, reason: str) -> None:
     """Cancel the appointment's messages not yet sent. A send in progress holds its row
     lock: this waits for it, and then finds the row sent and leaves it alone."""
@@ -121,13 +132,7 @@ async def cancel_waiting(session: AsyncSession, appointment_id: uuid.UUID, reaso
             Message.appointment_id == appointment_id,
             Message.status.in_(WAITING),
         )
-        .values(
-            status="cancelled",
-            reason=reason,
-            queued_at=None,
-            updated_at=clock.utcnow(),
-            change="cancel",
-        )
+        .values(**cancelled(reason))
     )
 
 
@@ -213,6 +218,18 @@ async def checkin_planned(
     _, quiet = await _rules(session, appointment, patient)
     invitation = Planned("checkin", earliest_allowed(due_at, quiet), checkin_id=checkin_id)
     await _write(session, appointment, patient, [invitation], "checkin")
+
+
+async def cancel_checkin_invitations(
+    session: AsyncSession, checkin_ids: Select[uuid.UUID], reason: str
+) -> None:
+    """Cancel the invitations not yet sent of these check-ins (a trigger cancels the
+    check-ins with them). A send in progress holds its row: this waits, then skips it."""
+    await session.execute(
+        update(Message)
+        .where(Message.checkin_id.in_(checkin_ids), Message.status.in_(WAITING))
+        .values(**cancelled(reason))
+    )
 
 
 async def alert_raised(

@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from services.appointments.models import FREED, Appointment, WaitlistEntry
 from services.checkins.models import Checkin
 from services.checkins.policy import MIN_GAP
-from services.clinic.models import MessageSettings, Practitioner
+from services.clinic.models import MessageSettings, Practitioner, PractitionerLocation
 from services.clinic.service import EffectiveMessageSettings, Location, combine
 from services.core.auth.models import User
 from services.core.phones import display_phone
@@ -103,15 +103,27 @@ def _locked_facts(session: Session, message_id: uuid.UUID, settings: Settings) -
 def _alert_recipients(
     session: Session, appointment: Appointment, settings: EffectiveMessageSettings
 ) -> tuple[str, ...]:
-    """The visit's practitioner (unless their account was closed) and the clinic's alert
-    inbox; either may be missing."""
-    practitioner_email = session.scalar(
+    """The visit's practitioner, or, when they have left (profile or account closed), every
+    active practitioner of the location; and the clinic's alert inbox."""
+    active = (
         select(User.email)
         .join(Practitioner, Practitioner.user_id == User.id)
-        .where(Practitioner.id == appointment.practitioner_id, User.is_active)
+        .where(User.is_active, Practitioner.is_active)
     )
-    found = [a for a in (practitioner_email, settings.alert_email) if a]
-    return tuple(dict.fromkeys(a.lower() for a in found))
+    emails = list(session.scalars(active.where(Practitioner.id == appointment.practitioner_id)))
+    if not emails:
+        emails = list(
+            session.scalars(
+                active.join(
+                    PractitionerLocation, PractitionerLocation.practitioner_id == Practitioner.id
+                )
+                .where(PractitionerLocation.location_id == appointment.location_id)
+                .order_by(User.email)
+            )
+        )
+    if settings.alert_email:
+        emails.append(settings.alert_email)
+    return tuple(dict.fromkeys(a.lower() for a in emails))
 
 
 def _slot_taken(session: Session, freed: Appointment) -> bool:
@@ -165,6 +177,13 @@ def _checkin_check(session: Session, facts: Facts, now: datetime) -> str | None:
     checkin = facts.checkin
     if checkin is None or checkin.status != "scheduled":
         return f"checkin_{checkin.status if checkin else 'missing'}"
+    # One patient's invitations are judged one at a time (until this send commits): two
+    # claimed in the same run would otherwise both see no recent one and both go out.
+    session.execute(
+        select(
+            func.pg_advisory_xact_lock(func.hashtextextended(f"checkin:{checkin.patient_id}", 0))
+        )
+    )
     recent = exists().where(
         Message.patient_id == facts.message.patient_id,
         Message.kind == "checkin",
@@ -178,7 +197,10 @@ def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None
     """Why this message must not go out now (None: send it)."""
     if facts.message.kind == "alert":
         # To staff, about a possible emergency: no patient consent or quiet hours apply.
-        return None if facts.staff else Skip("no_recipient")
+        if facts.staff:
+            return None
+        log.error("urgent alert with nobody to email", message_id=str(facts.message.id))
+        return Skip("no_recipient")
     patient = facts.patient
     if patient.status != "active":
         return Skip("patient_archived")
@@ -313,9 +335,16 @@ def send_one(
     message.sent_at, message.provider_id = now, provider_id[:255]
     message.last_error = None  # the history keeps earlier attempts' errors
     message.segments = gsm.segments(rendered.body) if message.channel == "sms" else None
-    if message.kind == "checkin" and facts.checkin is not None:
-        checkin = facts.checkin
-        checkin.status, checkin.sent_at = "sent", now
-        checkin.expires_at = checkin_expiry(now, settings)  # the newest link's
+    if message.kind == "checkin":
+        # Not a check-in answered meanwhile through the link of an earlier attempt.
+        session.execute(
+            update(Checkin)
+            .where(Checkin.id == message.checkin_id, Checkin.status.in_(("scheduled", "sent")))
+            .values(
+                status="sent",
+                sent_at=func.coalesce(Checkin.sent_at, now),
+                expires_at=checkin_expiry(now, settings),  # the newest link's
+            )
+        )
     log.info("message sent", message_id=str(message.id), kind=message.kind, channel=message.channel)
     return "sent"

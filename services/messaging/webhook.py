@@ -33,7 +33,7 @@ from services.core.deps import ClientInfo
 from services.core.errors import Forbidden, ValidationFailed
 from services.core.settings import Settings
 from services.messaging.models import InboundSms, Message
-from services.messaging.schedule import WAITING
+from services.messaging.schedule import WAITING, cancelled
 from services.messaging.signature import valid_signature
 from services.patients.consents import new_consent
 from services.patients.models import Patient
@@ -174,13 +174,7 @@ async def _opt_out(
             Message.channel == "sms",
             Message.status.in_(WAITING),
         )
-        .values(
-            status="cancelled",
-            reason="opted_out",
-            queued_at=None,
-            updated_at=now,
-            change="opted_out",
-        )
+        .values(**cancelled("opted_out", change="opted_out"))
     )
 
 

@@ -9,11 +9,9 @@ from enum import StrEnum
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from services.core.auth.deps import StaffPrincipal, require_roles
-from services.core.auth.roles import Role
-from services.core.auth.service import Principal
+from services.core.auth.deps import ChiropractorPrincipal, StaffPrincipal
 from services.core.deps import ClientDep, SessionDep
 from services.core.pagination import Page, PageDep
 from services.core.types import IsoDate, IsoDateTime
@@ -24,7 +22,6 @@ from services.notes.timeline import ObservationOut, TimelineEntry
 
 router = APIRouter(prefix="/api/v1/patients", tags=["visit notes"])
 
-Chiropractor = Annotated[Principal, Depends(require_roles(Role.chiropractor))]
 _NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "No such patient"}}
 
 # The measures there are series of (the check-ins will add theirs to this list).
@@ -49,7 +46,7 @@ async def patient_timeline(
 async def patient_observations(
     patient_id: uuid.UUID,
     code: Measure,
-    doctor: Chiropractor,
+    doctor: ChiropractorPrincipal,
     session: SessionDep,
     client: ClientDep,
     page: PageDep,
@@ -72,7 +69,7 @@ To = Annotated[IsoDateTime | IsoDate | None, Query(alias="to", description=_BOUN
 @router.get("/{patient_id}/outcomes", response_model=Outcomes, responses=_NOT_FOUND)
 async def patient_outcomes(
     patient_id: uuid.UUID,
-    doctor: Chiropractor,
+    doctor: ChiropractorPrincipal,
     session: SessionDep,
     client: ClientDep,
     start: From = None,
@@ -99,7 +96,7 @@ async def patient_outcomes(
 )
 async def patient_outcomes_chart(
     patient_id: uuid.UUID,
-    doctor: Chiropractor,
+    doctor: ChiropractorPrincipal,
     session: SessionDep,
     client: ClientDep,
     start: From = None,

@@ -6,11 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response, status
+from fastapi import APIRouter, Header, Response, status
 
-from services.core.auth.deps import StaffPrincipal, require_roles
-from services.core.auth.roles import Role
-from services.core.auth.service import Principal
+from services.core.auth.deps import ChiropractorPrincipal, StaffPrincipal
 from services.core.deps import ClientDep, SessionDep
 from services.core.etag import set_etag
 from services.core.pagination import Page, PageDep
@@ -27,7 +25,6 @@ from services.notes.schemas import (
 
 router = APIRouter(prefix="/api/v1/notes", tags=["visit notes"])
 
-Chiropractor = Annotated[Principal, Depends(require_roles(Role.chiropractor))]
 _NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "No such note"}}
 _CHANGE: dict[int | str, dict[str, object]] = {
     **_NOT_FOUND,
@@ -51,7 +48,7 @@ async def _answer(session: SessionDep, note: VisitNote, response: Response) -> N
 )
 async def create_note(
     body: NoteCreate,
-    doctor: Chiropractor,
+    doctor: ChiropractorPrincipal,
     session: SessionDep,
     client: ClientDep,
     response: Response,
@@ -85,7 +82,7 @@ async def list_notes(
 @router.get("/{note_id}", response_model=NoteOut, responses=_NOT_FOUND)
 async def get_note(
     note_id: uuid.UUID,
-    doctor: Chiropractor,
+    doctor: ChiropractorPrincipal,
     session: SessionDep,
     client: ClientDep,
     response: Response,
@@ -99,7 +96,7 @@ async def get_note(
 async def update_note(
     note_id: uuid.UUID,
     body: NoteUpdate,
-    doctor: Chiropractor,
+    doctor: ChiropractorPrincipal,
     session: SessionDep,
     client: ClientDep,
     response: Response,
@@ -114,7 +111,7 @@ async def update_note(
 
 @router.delete("/{note_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_CHANGE)
 async def discard_note(
-    note_id: uuid.UUID, doctor: Chiropractor, session: SessionDep, client: ClientDep
+    note_id: uuid.UUID, doctor: ChiropractorPrincipal, session: SessionDep, client: ClientDep
 ) -> None:
     """Discard a draft (author only); signed notes stay forever."""
     await service.discard_note(session, note_id, actor=doctor, client=client)
@@ -127,7 +124,7 @@ async def discard_note(
 )
 async def sign_note(
     note_id: uuid.UUID,
-    doctor: Chiropractor,
+    doctor: ChiropractorPrincipal,
     session: SessionDep,
     client: ClientDep,
     response: Response,
@@ -146,7 +143,7 @@ async def sign_note(
 async def add_addendum(
     note_id: uuid.UUID,
     body: AddendumIn,
-    doctor: Chiropractor,
+    doctor: ChiropractorPrincipal,
     session: SessionDep,
     client: ClientDep,
     response: Response,
@@ -158,7 +155,7 @@ async def add_addendum(
 
 @router.get("/{note_id}/revisions", response_model=list[RevisionOut], responses=_NOT_FOUND)
 async def revisions(
-    note_id: uuid.UUID, doctor: Chiropractor, session: SessionDep, client: ClientDep
+    note_id: uuid.UUID, doctor: ChiropractorPrincipal, session: SessionDep, client: ClientDep
 ) -> list[RevisionOut]:
     """Every saved state of the draft, oldest first."""
     rows = await service.revisions(session, note_id, actor=doctor, client=client)

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from services.core.auth.deps import require_roles
-from services.core.auth.roles import Role
-from services.core.auth.service import Principal
+from services.core.auth.deps import ChiropractorPrincipal
 from services.core.deps import ClientDep, SessionDep
 from services.notes import templates
 from services.notes.content import NoteContent
 
 router = APIRouter(prefix="/api/v1/appointment-types", tags=["visit notes"])
 
-Chiropractor = Annotated[Principal, Depends(require_roles(Role.chiropractor))]
 _NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "No such type"}}
 
 
 @router.get("/{type_id}/note-template", response_model=NoteContent, responses=_NOT_FOUND)
 async def get_template(
-    type_id: uuid.UUID, doctor: Chiropractor, session: SessionDep
+    type_id: uuid.UUID, doctor: ChiropractorPrincipal, session: SessionDep
 ) -> NoteContent:
     """What a new note of this type starts with (empty when none was saved)."""
     return await templates.template_for(session, type_id)
@@ -32,7 +28,7 @@ async def get_template(
 async def put_template(
     type_id: uuid.UUID,
     body: NoteContent,
-    doctor: Chiropractor,
+    doctor: ChiropractorPrincipal,
     session: SessionDep,
     client: ClientDep,
 ) -> NoteContent:

@@ -248,7 +248,7 @@ async def test_a_red_flag_says_call_911_and_raises_an_urgent_alert(
     assert page.index("911") < page.index("Thank you")  # first, before anything else
     assert 'href="tel:911"' in page
     assert 'href="tel:+13125550100"' in page and "(312) 555-0100" in page
-    assert "has been alerted" in page
+    assert "We have told the clinic" in page
     alert = await _alert(session, checkin)
     assert alert is not None
     assert (alert.severity, alert.reasons) == ("urgent", ["red_flag:rf_vision"])

@@ -48,6 +48,7 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[service.Principal]]:
 
 
 AdminPrincipal = Annotated[service.Principal, Depends(require_roles(Role.admin))]
+ChiropractorPrincipal = Annotated[service.Principal, Depends(require_roles(Role.chiropractor))]
 StaffPrincipal = Annotated[
     service.Principal,
     Depends(require_roles(Role.admin, Role.front_desk, Role.chiropractor)),
