@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
 from services.models import metadata
@@ -91,6 +91,55 @@ def test_upgrade_matches_the_models_then_downgrades_to_nothing(scratch_url: str)
     assert _tables(scratch_url) == {"alembic_version"}
     command.upgrade(config, "head")
     assert "audit_events" in _tables(scratch_url)
+
+
+# One of everything a check-in's messages touch, and a reminder that must survive.
+CHECKIN_ROWS = """
+WITH u AS (INSERT INTO users (email, full_name, password_hash, roles)
+           VALUES ('dr@x.example', 'Dr X', 'x', '{chiropractor}') RETURNING id),
+ l AS (INSERT INTO locations (name, time_zone) VALUES ('L', 'UTC') RETURNING id),
+ t AS (INSERT INTO appointment_types (name, duration_minutes, colour)
+       VALUES ('Adjustment', 30, '#336699') RETURNING id),
+ p AS (INSERT INTO patients (given_name, family_name, date_of_birth, time_zone)
+       VALUES ('Jordan', 'Lee', '1990-01-01', 'UTC') RETURNING id),
+ d AS (INSERT INTO practitioners (user_id, display_name) SELECT id, 'Dr X' FROM u RETURNING id),
+ a AS (INSERT INTO appointments (patient_id, practitioner_id, location_id, appointment_type_id,
+                                 starts_at, ends_at, held_from, held_until, status)
+       SELECT p.id, d.id, l.id, t.id, now() - interval '2 hours', now() - interval '90 minutes',
+              now() - interval '2 hours', now() - interval '90 minutes', 'completed'
+       FROM p, d, l, t RETURNING id, patient_id, location_id),
+ c AS (INSERT INTO checkins (patient_id, appointment_id, kind, questionnaire_key,
+                             questionnaire_version, due_at)
+       SELECT patient_id, id, 'after_visit', 'post_visit', 1, now() FROM a RETURNING id),
+ m AS (INSERT INTO messages (kind, patient_id, appointment_id, checkin_id, location_id,
+                             channel, send_at)
+       SELECT 'checkin', a.patient_id, a.id, c.id, a.location_id, 'sms', now() FROM a, c
+       RETURNING id),
+ r AS (INSERT INTO messages (kind, patient_id, appointment_id, location_id, channel,
+                             offset_minutes, send_at)
+       SELECT 'reminder', patient_id, id, location_id, 'sms', 120, now() FROM a RETURNING id)
+INSERT INTO message_links (token_hash, message_id, expires_at)
+SELECT sha256(id::text::bytea), id, now() + interval '3 days' FROM m
+"""
+
+
+def test_the_checkin_revision_downgrades_with_its_messages_in_place(scratch_url: str) -> None:
+    """Check-in invitations have links and (append-only) history: the downgrade of 0008
+    takes them away and keeps every other message."""
+    config = alembic_config(scratch_url)
+    command.upgrade(config, "head")
+    engine = create_engine(scratch_url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(CHECKIN_ROWS))
+        command.downgrade(config, "3c8e51d2a7f4")
+        with engine.connect() as connection:
+            kinds = connection.execute(text("SELECT kind FROM messages")).scalars().all()
+            events = connection.execute(text("SELECT count(*) FROM message_events")).scalar()
+    finally:
+        engine.dispose()
+    assert (kinds, events) == (["reminder"], 1)
+    command.upgrade(config, "head")
 
 
 def test_history_is_one_line(scratch_url: str) -> None:

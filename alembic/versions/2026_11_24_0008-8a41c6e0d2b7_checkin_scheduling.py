@@ -94,14 +94,25 @@ def upgrade() -> None:
     )
 
     # Check-ins: planned after a visit or weekly in a series; the link lives in
-    # message_links, so the token column goes (nothing wrote check-ins before this).
+    # message_links, so the token column goes (no code wrote check-ins before this).
     op.drop_index("ix_checkins_due", table_name="checkins")
     op.drop_constraint("uq_checkins_appointment_id_questionnaire_key_due_at", "checkins")
     op.drop_constraint("uq_checkins_token_hash", "checkins")
     op.drop_column("checkins", "token_hash")
     op.add_column("checkins", sa.Column("series_id", sa.Uuid(), nullable=True))
-    op.add_column("checkins", sa.Column("kind", sa.String(length=16), nullable=False))
+    # Rows from before (only a downgrade and upgrade again makes any) were after a visit.
+    op.add_column(
+        "checkins",
+        sa.Column("kind", sa.String(length=16), nullable=False, server_default="after_visit"),
+    )
+    op.alter_column("checkins", "kind", server_default=None)
     op.add_column("checkins", sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute(
+        "UPDATE checkins SET sent_at = created_at,"
+        " expires_at = COALESCE(expires_at, created_at + interval '72 hours')"
+        " WHERE status NOT IN ('scheduled', 'cancelled')"
+    )
+    op.execute("UPDATE checkins SET expires_at = NULL WHERE status IN ('scheduled', 'cancelled')")
     op.alter_column("checkins", "appointment_id", existing_type=sa.Uuid(), nullable=False)
     op.create_foreign_key(
         op.f("fk_checkins_series_id_appointment_series"),
@@ -187,6 +198,18 @@ def downgrade() -> None:
 
     op.execute("DROP TRIGGER messages_checkin_follows ON messages")
     op.execute("DROP FUNCTION checkin_follows_invitation()")
+    # The kinds this revision added go with it: their links, their history (append-only
+    # everywhere else, so its trigger is set aside for this one statement) and the rows.
+    op.execute(
+        "DELETE FROM message_links WHERE message_id IN"
+        " (SELECT id FROM messages WHERE kind IN ('checkin', 'alert'))"
+    )
+    op.execute("ALTER TABLE message_events DISABLE TRIGGER message_events_append_only")
+    op.execute(
+        "DELETE FROM message_events WHERE message_id IN"
+        " (SELECT id FROM messages WHERE kind IN ('checkin', 'alert'))"
+    )
+    op.execute("ALTER TABLE message_events ENABLE TRIGGER message_events_append_only")
     op.execute("DELETE FROM messages WHERE kind IN ('checkin', 'alert')")
     op.drop_constraint("uq_messages_kind_appointment_id_offset_minutes_checkin_id", "messages")
     op.create_unique_constraint(

@@ -235,6 +235,30 @@ async def test_a_closed_checkin_is_gone_the_same_way(
     assert response.text == (await client.get(expired_url)).text
 
 
+async def test_the_link_of_a_send_thought_failed_still_answers(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """The provider timed out after accepting the text: the outcome was a retry, the
+    check-in is still scheduled, and the patient has a working link all the same."""
+    checkin, _, url = await _sent(session, settings)
+    checkin.status, checkin.sent_at, checkin.expires_at = "scheduled", None, None
+    await session.flush()
+    link = await session.scalar(
+        select(MessageLink).join(Message).where(Message.checkin_id == checkin.id)
+    )
+    assert link is not None
+
+    response = await client.post(url, data=FORM)
+
+    assert response.status_code == 200, response.text
+    answered = await _fresh(session, checkin)
+    assert (answered.status, answered.sent_at, answered.expires_at) == (
+        "answered",
+        link.created_at,
+        link.expires_at,
+    )
+
+
 async def test_a_red_flag_says_call_911_and_raises_an_urgent_alert(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.appointments.models import AppointmentSeries
+from services.appointments.models import Appointment, AppointmentSeries
 from services.checkins.models import Checkin, CheckinPolicy
 from services.checkins.schedule import next_weekly
 from services.messaging.models import Message
@@ -181,27 +181,63 @@ async def test_a_care_plan_gets_one_weekly_checkin_however_many_visits_complete(
     assert str(weekly[0].appointment_id) == monday  # the visit that planned it
 
 
-async def test_cancelling_the_rest_of_a_care_plan_cancels_its_weekly_checkin(
-    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
+@pytest.mark.parametrize("how", ["series", "one_by_one", "no_show"])
+async def test_a_care_plan_with_no_visit_left_cancels_its_weekly_checkin(
+    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession, how: str
 ) -> None:
     plan = await _care_plan(client, clinic)
     occurrences = plan["occurrences"]
     assert isinstance(occurrences, list)
     await complete(client, clinic, occurrences[0]["appointment_id"])
+    rest = [o["appointment_id"] for o in occurrences[1:]]
+    if how == "series":
+        answer = await client.post(
+            f"/api/v1/appointment-series/{plan['id']}/cancel",
+            json={"from_appointment_id": rest[0], "reason": "patient"},
+            headers=clinic.desk.headers,
+        )
+        assert answer.status_code == 200, answer.text
+    else:
+        for appointment_id in rest[:-1]:
+            await _cancel(client, clinic, appointment_id)
+        so_far = await _checkins(session, clinic.patients[0].id)
+        assert {c.kind: c.status for c in so_far}["weekly"] == "scheduled"  # one visit left
+        if how == "one_by_one":
+            await _cancel(client, clinic, rest[-1])
+        else:
+            await _no_show(session, client, clinic, rest[-1])
+
+    by_kind = {c.kind: c for c in await _checkins(session, clinic.patients[0].id)}
+    for checkin in by_kind.values():
+        await session.refresh(checkin)
+    assert by_kind["weekly"].status == "cancelled"
+    assert (await _invitation(session, by_kind["weekly"])).reason == "care_plan_ended"
+    # The check-in after the visit that did happen still goes out.
+    assert by_kind["after_visit"].status == "scheduled"
+
+
+async def _cancel(client: httpx.AsyncClient, clinic: Clinic, appointment_id: str) -> None:
     answer = await client.post(
-        f"/api/v1/appointment-series/{plan['id']}/cancel",
-        json={"from_appointment_id": occurrences[1]["appointment_id"], "reason": "patient"},
+        f"/api/v1/appointments/{appointment_id}/cancel",
+        json={"reason": "patient"},
         headers=clinic.desk.headers,
     )
     assert answer.status_code == 200, answer.text
 
-    planned = {c.kind: c for c in await _checkins(session, clinic.patients[0].id)}
-    for checkin in planned.values():
-        await session.refresh(checkin)
-    assert planned["weekly"].status == "cancelled"
-    assert (await _invitation(session, planned["weekly"])).reason == "care_plan_ended"
-    # The check-in after the visit that did happen still goes out.
-    assert planned["after_visit"].status == "scheduled"
+
+async def _no_show(
+    session: AsyncSession, client: httpx.AsyncClient, clinic: Clinic, appointment_id: str
+) -> None:
+    """The visit's time has passed (moved into the past here) and nobody came."""
+    visit = await session.get_one(Appointment, appointment_id)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    visit.starts_at, visit.ends_at = start, start + timedelta(minutes=30)
+    visit.held_from, visit.held_until = visit.starts_at, visit.ends_at
+    await session.flush()
+    answer = await client.post(
+        f"/api/v1/appointments/{appointment_id}/no-show", headers=clinic.desk.headers
+    )
+    assert answer.status_code == 200, answer.text
 
 
 def _series(start: date) -> AppointmentSeries:
@@ -222,6 +258,8 @@ def _series(start: date) -> AppointmentSeries:
         (datetime(2027, 3, 7, 17, 59), datetime(2027, 3, 8, 18)),
         # Sunday 18:01: a minute short of a day → week 3.
         (datetime(2027, 3, 7, 18, 1), datetime(2027, 3, 15, 18)),
+        # A visit of the plan moved before its start: the plan's first day still counts.
+        (datetime(2027, 2, 27, 9, 20), datetime(2027, 3, 1, 18)),
     ],
 )
 def test_weekly_checkins_keep_the_care_plans_weekday_at_six_in_the_evening(

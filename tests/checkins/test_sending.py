@@ -186,3 +186,46 @@ async def test_a_sent_checkin_past_its_expiry_becomes_expired_once(
     await session.refresh(late)
     await session.refresh(current)
     assert (late.status, current.status) == ("expired", "sent")
+
+
+async def test_an_alert_for_a_practitioner_who_left_goes_to_the_locations_others(
+    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession, outbox: Settings
+) -> None:
+    patient = await reachable(session, clinic.patients[0])
+    checkin, _ = await _invitation(session, await _completed(client, clinic))
+    dr_a = await session.get_one(Practitioner, clinic.dr_a.id)
+    dr_a.is_active = False  # the profile is closed; the login may live on (an admin, say)
+    await session.flush()
+    visit = await session.get_one(Appointment, checkin.appointment_id)
+    await alert_raised(session, visit, patient, checkin.id)
+    alert = (
+        await session.scalars(
+            select(Message).where(Message.checkin_id == checkin.id, Message.kind == "alert")
+        )
+    ).one()
+
+    assert await send_now(session, alert, outbox.model_copy(update={"alert_email": None})) == "sent"
+
+    dr_b = await session.get_one(User, clinic.dr_b.user_id)
+    to = next(line for line in _written(outbox, alert).splitlines() if line.startswith("To: "))
+    assert to == f"To: {dr_b.email.lower()}"
+
+
+async def test_the_front_desk_does_not_see_alert_emails_in_the_message_list(
+    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
+) -> None:
+    """An alert email exists only because of a red flag: clinical, for chiropractors."""
+    patient = await reachable(session, clinic.patients[0])
+    checkin, _ = await _invitation(session, await _completed(client, clinic))
+    visit = await session.get_one(Appointment, checkin.appointment_id)
+    await alert_raised(session, visit, patient, checkin.id)
+
+    def kinds(answer: httpx.Response) -> set[str]:
+        assert answer.status_code == 200, answer.text
+        return {m["kind"] for m in answer.json()["items"]}
+
+    params = {"patient_id": str(patient.id)}
+    desk = await client.get("/api/v1/messages", params=params, headers=clinic.desk.headers)
+    doctor = await client.get("/api/v1/messages", params=params, headers=clinic.chiro.headers)
+    assert "alert" not in kinds(desk) and "checkin" in kinds(desk)
+    assert "alert" in kinds(doctor)
