@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import phonenumbers
-from pydantic import Field, field_validator, model_validator
+from pydantic import EmailStr, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A recognisable placeholder: usable in development only, refused anywhere else.
@@ -159,7 +159,7 @@ class Settings(BaseSettings):
     email_from: str = Field(
         default="clinic@localhost", description="Sender address of patient emails."
     )
-    alert_email: str | None = Field(
+    alert_email: EmailStr | None = Field(
         default=None,
         description="The clinic inbox urgent check-in alerts are emailed to (with the "
         "practitioner); a location's message settings may name another.",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from services.core.settings import DEVELOPMENT_SECRET, Environment, Settings, SettingsError
 
@@ -45,3 +46,12 @@ def test_the_error_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError) as raised:
         _settings()
     assert "\n" not in str(raised.value)
+
+
+def test_the_alert_inbox_must_be_an_email_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Urgent alerts go there: a typo must stop the process, not lose an alert."""
+    monkeypatch.setenv("CLINIC_ALERT_EMAIL", "front desk")
+    with pytest.raises(ValidationError, match="alert_email"):
+        _settings()
+    monkeypatch.setenv("CLINIC_ALERT_EMAIL", "desk@balanced-atlas.example")
+    assert _settings().alert_email == "desk@balanced-atlas.example"
