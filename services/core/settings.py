@@ -186,6 +186,12 @@ class Settings(BaseSettings):
             raise ValueError(f"CLINIC_PHONE_REGION {value!r} is not a region code such as US")
         return value.upper()
 
+    @field_validator("alert_email", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # Compose passes "${CLINIC_ALERT_EMAIL:-}": empty means not configured.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("reminder_offsets")
     @classmethod
     def _offsets_parse(cls, value: str | None) -> str | None:

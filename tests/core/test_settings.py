@@ -55,3 +55,5 @@ def test_the_alert_inbox_must_be_an_email_address(monkeypatch: pytest.MonkeyPatc
         _settings()
     monkeypatch.setenv("CLINIC_ALERT_EMAIL", "desk@balanced-atlas.example")
     assert _settings().alert_email == "desk@balanced-atlas.example"
+    monkeypatch.setenv("CLINIC_ALERT_EMAIL", "")  # as Compose passes an unset one
+    assert _settings().alert_email is None
