@@ -78,6 +78,26 @@ async def new_checkin(session: AsyncSession, appointment: Appointment, **values:
     return checkin
 
 
+async def invitation(
+    session: AsyncSession, visit: Appointment, checkin: Checkin, **values: Any
+) -> Message:
+    """The check-in's invitation in the outbox, by SMS, due when the check-in is (pending
+    unless ``values`` say)."""
+    message = Message(
+        kind="checkin",
+        patient_id=visit.patient_id,
+        appointment_id=visit.id,
+        checkin_id=checkin.id,
+        location_id=visit.location_id,
+        channel="sms",
+        send_at=checkin.due_at,
+        **values,
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
 async def sent_checkin(
     session: AsyncSession,
     settings: Settings,
@@ -97,17 +117,5 @@ async def sent_checkin(
         sent_at=now,
         expires_at=now + expires_in,
     )
-    message = Message(
-        kind="checkin",
-        patient_id=visit.patient_id,
-        appointment_id=visit.id,
-        checkin_id=checkin.id,
-        location_id=visit.location_id,
-        channel="sms",
-        send_at=now,
-        status="sent",
-        sent_at=now,
-    )
-    session.add(message)
-    await session.flush()
+    message = await invitation(session, visit, checkin, status="sent", sent_at=now)
     return checkin, await add_link(session, settings, message, now + expires_in)

@@ -15,7 +15,7 @@ from services.checkins import questionnaire
 from services.checkins.models import Alert, Checkin, CheckinAnswers, QuestionnaireVersion
 from services.core.settings import Settings
 from services.messaging.models import Message
-from tests.checkins.support import completed_visit, new_checkin
+from tests.checkins.support import completed_visit, invitation, new_checkin
 from tests.factories import Factory
 
 
@@ -130,17 +130,7 @@ async def test_a_checkin_is_cancelled_when_its_invitation_will_not_go_out(
     an alert email needs its check-in too."""
     visit = await completed_visit(session, settings)
     checkin = await new_checkin(session, visit)
-    message = Message(
-        kind="checkin",
-        patient_id=visit.patient_id,
-        appointment_id=visit.id,
-        checkin_id=checkin.id,
-        location_id=visit.location_id,
-        channel="sms",
-        send_at=checkin.due_at,
-    )
-    session.add(message)
-    await session.flush()
+    message = await invitation(session, visit, checkin)
     await session.execute(
         update(Message).where(Message.id == message.id).values(status="skipped", reason="x")
     )

@@ -21,7 +21,7 @@ from services.core.settings import Settings
 from services.messaging.models import Message
 from services.messaging.sending import send_one
 from services.patients.models import Patient
-from tests.checkins.support import completed_visit, new_checkin
+from tests.checkins.support import completed_visit, invitation, new_checkin
 from tests.messaging.outbox_world import quiet_hours_away_from_now
 from tests.messaging.support import reachable
 from tests.servers import TEMPLATE_DB, Servers
@@ -58,19 +58,7 @@ async def _two_invitations(url: str, settings: Settings) -> list[uuid.UUID]:
             ids = []
             for visit in (first, second):
                 checkin = await new_checkin(session, visit, due_at=now)
-                message = Message(
-                    kind="checkin",
-                    patient_id=visit.patient_id,
-                    appointment_id=visit.id,
-                    checkin_id=checkin.id,
-                    location_id=visit.location_id,
-                    channel="sms",
-                    send_at=now,
-                    status="queued",
-                    queued_at=now,
-                )
-                session.add(message)
-                await session.flush()
+                message = await invitation(session, visit, checkin, status="queued", queued_at=now)
                 ids.append(message.id)
             await session.commit()
             return ids

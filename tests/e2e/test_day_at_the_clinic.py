@@ -28,6 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from services.checkins import questionnaire
+from services.checkins.questionnaire import YesNoItem
 from services.core import clock
 from services.core.auth.models import User
 from services.core.bootstrap import seed_demo
@@ -43,14 +45,7 @@ from workers import channels
 
 JORDAN_PHONE = "+13125550142"  # "(312) 555-0142" as Sam typed it
 CLINIC_INBOX = "desk@balanced-atlas.example"
-RED_FLAGS = (
-    "rf_sudden_headache",
-    "rf_dizziness",
-    "rf_vision",
-    "rf_speech_swallowing",
-    "rf_numbness_weakness",
-    "rf_neck_pain",
-)
+RED_FLAGS = [i.id for i in questionnaire.load().items if isinstance(i, YesNoItem) and i.red_flag]
 # What the text and the page must never say: the diagnoses, the visit type, the surname.
 CLINICAL = ("fibromyalgia", "migraine", "G43", "M79", "consultation", "exam", "x-ray", "Lee")
 
