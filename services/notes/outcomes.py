@@ -225,7 +225,10 @@ def render_png(data: Outcomes, bounds: Window, zone: ZoneInfo) -> bytes:
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
-    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
+    # Fixed margins: the layout is always the same two axes, title and legend row, and a
+    # layout engine solving for it was 40% of the rendering time.
+    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    figure.subplots_adjust(left=0.08, right=0.92, top=0.92, bottom=0.16)
     FigureCanvasAgg(figure)
     series = {m.code: m for m in data.measures if m.code in CHARTED and m.points}
     axes = figure.add_subplot()
@@ -287,7 +290,9 @@ def render_png(data: Outcomes, bounds: Window, zone: ZoneInfo) -> bytes:
             right=_x(bounds.end, zone) if bounds.end else None,
         )
     axes.grid(axis="y", color="0.9")
-    axes.legend(handles=handles, loc="best", fontsize=9, framealpha=0.9)
+    # Below the plot, one row: never over a value, and no search for a free corner ("best"
+    # tests every point and was a quarter of the rendering time).
+    figure.legend(handles=handles, loc="lower center", ncols=len(handles), fontsize=9)
     return _png(figure)
 
 
