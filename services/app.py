@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.appointments.router import router as appointments_router
+from services.checkins import metrics as checkin_metrics
 from services.checkins.router import router as checkins_router
 from services.clinic.router import router as clinic_router
 from services.core.audit.router import router as audit_router
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = db
-    app.state.metrics_sources = [messaging_metrics.exposition]
+    app.state.metrics_sources = [messaging_metrics.exposition, checkin_metrics.exposition]
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
