@@ -23,6 +23,8 @@ from services.app import create_app
 from services.core.database import Database
 from services.core.settings import Environment, Settings
 from tests.factories import Factory
+from tests.fakes.smtp import FakeSmtpServer
+from tests.live import asgi_client
 from tests.servers import TEMPLATE_DB, Servers, migrate, start_test_servers
 
 # email-validator's switch for test suites: accept the special-use "test" domain, which
@@ -99,9 +101,15 @@ def app(settings: Settings, database: Database) -> FastAPI:
 
 
 @pytest.fixture
+def smtp() -> Iterator[FakeSmtpServer]:
+    """A mail server of this test's own on 127.0.0.1 (a module may share one instead)."""
+    with FakeSmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://clinic.test") as client:
+    async with asgi_client(app) as client:
         yield client
 
 

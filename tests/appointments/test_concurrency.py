@@ -16,7 +16,6 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.app import create_app
 from services.clinic.models import AppointmentType
 from services.core.database import Database
 from services.core.settings import Settings
@@ -24,6 +23,7 @@ from services.patients.models import Patient
 from tests.appointments.conftest import APPOINTMENTS, add_patient, at, next_monday
 from tests.clinic.factories import ClinicFactory
 from tests.factories import Factory, Staff
+from tests.live import committed_client
 from tests.servers import TEMPLATE_DB, Servers
 
 pytestmark = pytest.mark.slow
@@ -59,9 +59,7 @@ async def live(servers: Servers, settings: Settings) -> AsyncIterator[Live]:
         patients = [await add_patient(session) for _ in range(ATTEMPTS)]
         staff = await factory.staff()
         await session.commit()
-    app = create_app(settings.model_copy(update={"database_url": url}), database=database)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://clinic.test") as client:
+    async with committed_client(settings, url, database) as client:
         yield Live(client, database, staff, practitioner.id, kind.id, patients)
     await database.dispose()
     servers.drop_database(DB)

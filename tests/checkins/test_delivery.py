@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.app import create_app
 from services.appointments.models import Appointment
 from services.checkins.models import Alert, Checkin
 from services.checkins.schedule import visit_completed
@@ -27,6 +26,7 @@ from services.core.database import Database
 from services.core.settings import Settings
 from services.messaging.models import Message
 from tests.fakes.smtp import FakeSmtpServer
+from tests.live import committed_client
 from tests.messaging.outbox_world import World, engine_for, seed
 from tests.servers import TEMPLATE_DB, Servers
 
@@ -54,13 +54,6 @@ def database_url(servers: Servers) -> Iterator[str]:
     url = servers.recreate_database(DB, template=TEMPLATE_DB)
     yield url
     servers.drop_database(DB)
-
-
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtpServer]:
-    sink = FakeSmtpServer().start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture
@@ -114,10 +107,8 @@ async def _complete_and_let_a_day_pass(database_url: str, appointment_id: uuid.U
 
 async def _answer(database_url: str, settings: Settings, token: str) -> httpx.Response:
     database = Database.from_url(database_url, pool_size=2)
-    app = create_app(settings.model_copy(update={"database_url": database_url}), database=database)
-    transport = httpx.ASGITransport(app=app)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://clinic.test") as client:
+        async with committed_client(settings, database_url, database) as client:
             form = await client.get(f"/c/{token}")
             assert form.status_code == 200, form.text
             return await client.post(f"/c/{token}", json={"answers": RED_FLAG})

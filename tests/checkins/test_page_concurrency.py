@@ -13,13 +13,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from services.app import create_app
 from services.checkins.models import Checkin, CheckinAnswers
 from services.core.database import Database
 from services.core.settings import Settings
 from services.notes.models import Observation
 from tests.checkins.support import sent_checkin
 from tests.checkins.test_page import FORM
+from tests.live import committed_client
 from tests.servers import TEMPLATE_DB, Servers
 
 pytestmark = pytest.mark.slow
@@ -43,9 +43,7 @@ async def live(servers: Servers, settings: Settings) -> AsyncIterator[Live]:
     async with database.sessionmaker() as session:
         checkin, token = await sent_checkin(session, settings)
         await session.commit()
-    app = create_app(settings.model_copy(update={"database_url": url}), database=database)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://clinic.test") as client:
+    async with committed_client(settings, url, database) as client:
         yield Live(client, database, checkin.id, token)
     await database.dispose()
     servers.drop_database(DB)

@@ -51,13 +51,6 @@ CLINICAL = ("fibromyalgia", "migraine", "G43", "M79", "consultation", "exam", "x
 
 
 @pytest.fixture
-def smtp() -> Iterator[FakeSmtpServer]:
-    """The clinic's mail server, for the staff's alert email."""
-    with FakeSmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 def sms() -> Iterator[FakeSmsProvider]:
     """The SMS provider Jordan's texts go through: a local Twilio stand-in."""
     with FakeSmsProvider() as provider:

@@ -20,13 +20,14 @@ import json
 import re
 import secrets
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs
+
+from tests.fakes.waiting import wait_for_count
 
 _PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -136,15 +137,8 @@ class FakeSmsProvider:
             self.requests = 0
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[SentSms]:
-        """Block until at least ``count`` messages were accepted; raises ``TimeoutError``."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self._messages) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"{len(self._messages)} of {count} texts arrived")
-                self._lock.wait(left)
-            return list(self._messages)
+        """Block until at least ``count`` messages accepted; raises ``TimeoutError``."""
+        return wait_for_count(self._lock, self._messages, count, timeout, "texts")
 
     def _authorized(self, header: str | None) -> bool:
         if not header or not header.startswith("Basic "):

@@ -18,7 +18,6 @@ import asyncio
 import email
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -27,6 +26,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.fakes.waiting import wait_for_count
 
 
 @dataclass(frozen=True)
@@ -208,11 +209,4 @@ class FakeSmtpServer:
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedEmail]:
         """Block until at least ``count`` messages arrived; raises ``TimeoutError``."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self._messages) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"{len(self._messages)} of {count} emails arrived")
-                self._lock.wait(left)
-            return list(self._messages)
+        return wait_for_count(self._lock, self._messages, count, timeout, "emails")

@@ -51,13 +51,6 @@ def database_url(servers: Servers) -> Iterator[str]:
 
 
 @pytest.fixture
-def smtp() -> Iterator[FakeSmtpServer]:
-    sink = FakeSmtpServer().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
 def world(
     servers: Servers, database_url: str, smtp: FakeSmtpServer, tmp_path: Path
 ) -> Iterator[World]:

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from services.app import create_app
 from services.appointments.models import Appointment, StatusChange
 from services.core.database import Database
 from services.core.settings import Settings
 from services.messaging.models import Message, MessageLink
+from tests.live import committed_client
 from tests.messaging.support import linked_visit
 from tests.servers import TEMPLATE_DB, Servers
 
@@ -43,9 +43,7 @@ async def live(servers: Servers, settings: Settings) -> AsyncIterator[Live]:
         appointment, token = await linked_visit(session, settings)
         await session.commit()
         appointment_id = appointment.id
-    app = create_app(settings.model_copy(update={"database_url": url}), database=database)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://clinic.test") as client:
+    async with committed_client(settings, url, database) as client:
         yield Live(client, database, appointment_id, token)
     await database.dispose()
     servers.drop_database(DB)

@@ -1,0 +1,32 @@
+"""Clients on the application in this process, through ASGI (no socket)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from services.app import create_app
+from services.core.database import Database
+from services.core.settings import Settings
+
+
+@asynccontextmanager
+async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    # An error inside the app comes back as the 500 a caller would get, not a raise.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://clinic.test") as client:
+        yield client
+
+
+@asynccontextmanager
+async def committed_client(
+    settings: Settings, url: str, database: Database
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on a database of its own (``url``), whose rows are committed: for tests of
+    several connections at once."""
+    app = create_app(settings.model_copy(update={"database_url": url}), database=database)
+    async with asgi_client(app) as client:
+        yield client
