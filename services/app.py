@@ -14,6 +14,7 @@ from services.appointments.router import router as appointments_router
 from services.checkins import metrics as checkin_metrics
 from services.checkins.router import router as checkins_router
 from services.clinic.router import router as clinic_router
+from services.core import db_roles
 from services.core.audit.router import router as audit_router
 from services.core.auth.router import router as auth_router
 from services.core.auth.users_router import router as users_router
@@ -61,6 +62,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if database is None:
+            # A process on its own login; a caller that passes its database (the tests)
+            # has chosen the login itself.
+            async with db.engine.connect() as connection:
+                db_roles.enforce(await db_roles.login_problems_async(connection), settings.env)
         yield
         await db.dispose()
 

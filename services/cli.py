@@ -13,13 +13,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core import bootstrap
+from services.core import bootstrap, db_roles
 from services.core.auth.roles import Role
 from services.core.auth.schemas import UserCreate
-from services.core.database import Database
+from services.core.database import Database, libpq
 from services.core.settings import Settings, get_settings
 
 app = typer.Typer(help="Clinic practice management backend.", no_args_is_help=True)
@@ -47,6 +48,24 @@ def run_migrations(database_url: str) -> None:
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
+
+
+def migrate_as_owner(settings: Settings) -> None:
+    """Migrate as the tables' owner; first make sure the app's login exists and is in
+    ``clinic_app`` (created when the owner may create roles, as in docker-compose)."""
+    assert settings.database_url and settings.migration_url
+    if settings.migrate_database_url is None:
+        _say(
+            "WARNING: CLINIC_MIGRATE_DATABASE_URL is not set, so migrations run as the app's "
+            "own login, which then owns every table and could switch the database's "
+            "guarantees off; outside development the API, worker and beat refuse to start"
+        )
+    else:
+        app_login = db_roles.Login.of(settings.database_url)
+        if app_login != db_roles.Login.of(settings.migration_url):
+            with psycopg.connect(libpq(settings.migration_url), autocommit=True) as connection:
+                db_roles.ensure_app_login(connection, app_login)
+    run_migrations(settings.migration_url)
 
 
 @asynccontextmanager
@@ -91,7 +110,7 @@ def migrate(
     settings = get_settings()
     if not settings.database_url:
         raise typer.BadParameter("set CLINIC_DATABASE_URL")
-    run_migrations(settings.database_url)
+    migrate_as_owner(settings)
     if bootstrap_admin:
         asyncio.run(_bootstrap(settings, seed=False))
 
@@ -191,14 +210,16 @@ def dev(
 
     settings = get_settings()
     database_url, redis_url = settings.database_url, settings.redis_url
+    migrate_url = settings.migrate_database_url
     stops: list[Callable[[], None]] = []
     try:
         if not database_url:
             _say(f"starting the embedded PostgreSQL under {settings.data_dir}/postgres")
             postgres = embedded.start_postgres(settings.data_dir)
             stops.append(postgres.stop)
-            database_url = postgres.url()
+            database_url, migrate_url = postgres.url(), postgres.url(user=embedded.OWNER)
             _say(f"CLINIC_DATABASE_URL={database_url}")
+            _say(f"CLINIC_MIGRATE_DATABASE_URL={migrate_url}")
         if not redis_url:
             _say(f"starting the embedded Redis under {settings.data_dir}/redis")
             redis = embedded.start_redis(settings.data_dir)
@@ -206,12 +227,18 @@ def dev(
             redis_url = redis.url
             _say(f"CLINIC_REDIS_URL={redis_url}")
         resolved = settings.model_copy(
-            update={"database_url": database_url, "redis_url": redis_url}
+            update={
+                "database_url": database_url,
+                "migrate_database_url": migrate_url,
+                "redis_url": redis_url,
+            }
         )
         _say("applying migrations")
-        run_migrations(database_url)
+        migrate_as_owner(resolved)
         asyncio.run(_bootstrap(resolved, seed=seed and settings.seed_demo))
         env = {**os.environ, "CLINIC_DATABASE_URL": database_url, "CLINIC_REDIS_URL": redis_url}
+        if migrate_url:
+            env["CLINIC_MIGRATE_DATABASE_URL"] = migrate_url
         _supervise(env, resolved)
     finally:
         for stop in reversed(stops):

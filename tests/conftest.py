@@ -39,8 +39,8 @@ TEST_DB = "clinic_test"
 def servers() -> Iterator[Servers]:
     running = start_test_servers()
     try:
-        template_url = running.recreate_database(TEMPLATE_DB)
-        migrate(template_url)
+        running.recreate_database(TEMPLATE_DB)
+        migrate(running.owner_url_for(TEMPLATE_DB))
         running.recreate_database(TEST_DB, template=TEMPLATE_DB)
         yield running
     finally:

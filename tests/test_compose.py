@@ -184,3 +184,22 @@ def test_compose_runs_only_known_cli_subcommands() -> None:
                 assert tokens[1] in CLI_SUBCOMMANDS, f"{name}: unknown subcommand {tokens[1]!r}"
                 seen.append(name)
     assert set(APP_SERVICES) <= set(seen), f"app services not running `clinic`: {seen}"
+
+
+def _user(url: str | None) -> str:
+    from sqlalchemy.engine import make_url
+
+    assert url, "a database URL is missing"
+    return str(make_url(url.replace("${APP_DB_PASSWORD:-clinic_app}", "pw")).username)
+
+
+def test_only_migrate_logs_in_as_the_owner_and_the_rest_as_the_app_role() -> None:
+    svcs = services()
+    owner = environment(svcs["postgres"])["POSTGRES_USER"]
+    migrate_env = environment(svcs["migrate"])
+    assert _user(migrate_env.get("CLINIC_MIGRATE_DATABASE_URL")) == owner
+    for name in APP_SERVICES:
+        env = environment(svcs[name])
+        assert _user(env.get("CLINIC_DATABASE_URL")) == "clinic_app", name
+        if name != "migrate":
+            assert "CLINIC_MIGRATE_DATABASE_URL" not in env, f"{name} must not hold the owner"

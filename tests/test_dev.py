@@ -41,6 +41,7 @@ def dev_env(servers: Servers, tmp_path: Path) -> Iterator[dict[str, str]]:
     if not servers.embedded:
         # Configured servers: exercise the "URLs set" path of `clinic dev`.
         env["CLINIC_DATABASE_URL"] = servers.recreate_database(DEV_DB)
+        env["CLINIC_MIGRATE_DATABASE_URL"] = servers.owner_url_for(DEV_DB)
         env["CLINIC_REDIS_URL"] = servers.redis_url
     yield env
     if not servers.embedded:

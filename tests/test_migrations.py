@@ -62,8 +62,8 @@ EXPECTED_TABLES = {
 
 @pytest.fixture(scope="module")
 def scratch_url(servers: Servers) -> Iterator[str]:
-    url = servers.recreate_database(SCRATCH_DB)
-    yield url
+    servers.recreate_database(SCRATCH_DB)
+    yield servers.owner_url_for(SCRATCH_DB)
     servers.drop_database(SCRATCH_DB)
 
 

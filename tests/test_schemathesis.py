@@ -93,7 +93,7 @@ def _schema_only_app() -> FastAPI:
         redis_url="redis://127.0.0.1:9/0",
         _env_file=None,
     )
-    return create_app(unused)
+    return create_app(unused, database=Database.from_url(str(unused.database_url)))
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", _schema_only_app())

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from celery import Celery
 from celery.app import trace
-from celery.signals import setup_logging
+from celery.signals import beat_init, setup_logging, worker_init
 
+from services.core import db_roles
 from services.core.logging import configure_logging
 from services.core.settings import Environment, SettingsError, get_settings
 from workers.schedule import beat_schedule
@@ -81,6 +82,20 @@ def _logging(**_: object) -> None:
     configure_logging(
         settings.log_level, json=settings.log_json, cache=settings.env is not Environment.test
     )
+
+
+@worker_init.connect
+@beat_init.connect
+def _refuse_unsafe_login(**_: object) -> None:
+    # Celery logs and swallows an Exception from a signal handler; SystemExit stops it.
+    from workers.db import engine
+
+    with engine().connect() as connection:
+        problems = db_roles.login_problems(connection)
+    try:
+        db_roles.enforce(problems, get_settings().env)
+    except SettingsError as refused:
+        raise SystemExit(f"[clinic] {refused}") from None
 
 
 celery_app = create_celery()

@@ -56,6 +56,11 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def libpq(url: str) -> str:
+    """The same URL for psycopg itself (``postgresql://``, no SQLAlchemy driver name)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 class Database:
     """The async engine of one API process, and its session factory."""
 

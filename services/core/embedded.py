@@ -24,7 +24,13 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from services.core import db_roles
+
 POSTGRES_DB = "clinic"
+# The embedded server's two logins (trusted on its private socket): the owner migrates,
+# the API, worker and beat are the app (services/core/db_roles.py).
+OWNER = "clinic_owner"
+APP = db_roles.APP_ROLE
 
 
 class EmbeddedError(RuntimeError):
@@ -37,8 +43,8 @@ class EmbeddedPostgres:
     socket_dir: Path
     port: int
 
-    def url(self, database: str = POSTGRES_DB) -> str:
-        return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}&port={self.port}"
+    def url(self, database: str = POSTGRES_DB, *, user: str = APP) -> str:
+        return f"postgresql+psycopg://{user}@/{database}?host={self.socket_dir}&port={self.port}"
 
     def libpq_url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={self.port}"
@@ -60,6 +66,13 @@ def start_postgres(data_dir: Path, database: str = POSTGRES_DB) -> EmbeddedPostg
         raise EmbeddedError("the embedded PostgreSQL did not open a Unix socket")
     embedded = EmbeddedPostgres(server=server, socket_dir=Path(info.socket_dir), port=info.port)
     create_database(embedded.libpq_url(), database)
+    if database != "postgres":
+        db_roles.provision(
+            embedded.libpq_url(),
+            database,
+            owner=db_roles.Login(OWNER, None),
+            app=db_roles.Login(APP, None),
+        )
     return embedded
 
 

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL (postgresql+psycopg://…); unset: an embedded server.",
     )
+    migrate_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of the tables' owner, for `clinic migrate`; unset: "
+        "CLINIC_DATABASE_URL (one role for both, development only).",
+    )
     redis_url: str | None = Field(
         default=None, description="Redis URL for the Celery broker; unset: an embedded server."
     )
@@ -205,6 +210,11 @@ class Settings(BaseSettings):
         if value is not None:
             parse_quiet_hours(value)
         return value
+
+    @property
+    def migration_url(self) -> str | None:
+        """The owner's URL for migrations (the app's own when no separate one is set)."""
+        return self.migrate_database_url or self.database_url
 
     @property
     def outbox_dir(self) -> Path:

@@ -110,7 +110,7 @@ def main() -> None:
     try:
         url = servers.recreate_database(BENCH_DB)
         try:
-            migrate(url)
+            migrate(servers.owner_url_for(BENCH_DB))
             settings = Settings(
                 env=Environment.test,
                 secret_key=SECRET,

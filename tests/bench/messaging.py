@@ -123,7 +123,7 @@ def main() -> None:
     try:
         url = servers.recreate_database(BENCH_DB)
         try:
-            migrate(url)
+            migrate(servers.owner_url_for(BENCH_DB))
             by_smtp = throughput(servers, url, count, smtp=True)
             by_file = throughput(servers, url, count, smtp=False)
             claims, plan = claim_ms(servers.libpq_url(BENCH_DB), total)

@@ -474,7 +474,7 @@ def ensure_data(servers: Servers) -> tuple[str, Meta, bool]:
     if _usable(meta, appointments, patients):
         assert meta is not None
         url = servers.url_for(BENCH_DB)
-        migrate(url)  # a no-op unless a migration was added since
+        migrate(servers.owner_url_for(BENCH_DB))  # a no-op unless a migration was added since
         return url, meta, False
     return _generate(servers, appointments, patients)
 
@@ -483,7 +483,7 @@ def _generate(servers: Servers, appointments: int, patients: int) -> tuple[str, 
     url = servers.recreate_database(BENCH_DB)
     seconds: dict[str, float] = {}
     start = timer.perf_counter()
-    migrate(url)
+    migrate(servers.owner_url_for(BENCH_DB))
     seconds["migrate"] = timer.perf_counter() - start
     today = datetime.now(ZONE).date()
     plan = _Plan(today, appointments, patients)

@@ -171,9 +171,9 @@ def main() -> None:
     count = int(os.environ.get("BENCH_PATIENTS", "100000"))
     servers: Servers = start_test_servers()
     try:
-        url = servers.recreate_database(BENCH_DB)
+        servers.recreate_database(BENCH_DB)
         try:
-            migrate(url)
+            migrate(servers.owner_url_for(BENCH_DB))
             with psycopg.connect(servers.libpq_url(BENCH_DB), autocommit=True) as connection:
                 _seed(connection, count)
                 connection.execute("ANALYZE patients")

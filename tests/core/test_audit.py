@@ -4,29 +4,60 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from services.core import audit
 from services.core.auth.roles import Role
+from tests.conftest import TEST_DB
 from tests.factories import Factory
+from tests.servers import Servers
+
+TAMPERING = (
+    "UPDATE audit_events SET action = 'tampered' WHERE resource_type = 'probe'",
+    "DELETE FROM audit_events WHERE resource_type = 'probe'",
+    "TRUNCATE audit_events",
+)
 
 
-async def test_audit_rows_cannot_be_updated_deleted_or_truncated(engine: AsyncEngine) -> None:
+async def _refused(engine: AsyncEngine, statements: dict[str, str]) -> None:
     async with engine.connect() as connection:
         transaction = await connection.begin()
         await connection.execute(
             text("INSERT INTO audit_events (action, resource_type) VALUES ('read', 'probe')")
         )
-        for statement in (
-            "UPDATE audit_events SET action = 'tampered' WHERE resource_type = 'probe'",
-            "DELETE FROM audit_events WHERE resource_type = 'probe'",
-            "TRUNCATE audit_events",
-        ):
+        for statement, refusal in statements.items():
             savepoint = await connection.begin_nested()
-            with pytest.raises(DBAPIError, match="append-only"):
+            with pytest.raises(DBAPIError, match=refusal):
                 await connection.execute(text(statement))
             await savepoint.rollback()
+        left = await connection.scalar(
+            text("SELECT action FROM audit_events WHERE resource_type = 'probe'")
+        )
+        assert left == "read"
         await transaction.rollback()
+
+
+async def test_the_app_cannot_change_or_remove_audit_rows(engine: AsyncEngine) -> None:
+    """The app's own login: no privilege to change rows, nor to switch the trigger off."""
+    await _refused(
+        engine,
+        {statement: "permission denied for table audit_events" for statement in TAMPERING}
+        | {
+            "SET LOCAL session_replication_role = replica": "permission denied to set parameter",
+            "ALTER TABLE audit_events DISABLE TRIGGER ALL": "must be owner",
+            "DROP TABLE audit_events": "must be owner",
+        },
+    )
+
+
+async def test_even_the_owner_cannot_change_audit_rows(servers: Servers) -> None:
+    """The trigger holds for the owner too (migrations, a DBA's session)."""
+    engine = create_async_engine(servers.owner_url_for(TEST_DB), poolclass=NullPool)
+    try:
+        await _refused(engine, dict.fromkeys(TAMPERING, "append-only"))
+    finally:
+        await engine.dispose()
 
 
 async def test_admin_reads_the_trail_filtered_by_resource_and_actor(
