@@ -78,6 +78,18 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 @pytest.fixture
+async def owner_session(servers: Servers) -> AsyncIterator[AsyncSession]:
+    """The tables' owner (as migrations run), in a transaction rolled back at the end: for
+    proving that a trigger or constraint holds even for a login with every privilege."""
+    engine = create_async_engine(servers.owner_url_for(TEST_DB), poolclass=NullPool)
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        yield AsyncSession(bind=connection, join_transaction_mode="create_savepoint")
+        await transaction.rollback()
+    await engine.dispose()
+
+
+@pytest.fixture
 def database(engine: AsyncEngine, connection: AsyncConnection) -> Database:
     # Each request's transaction becomes a savepoint inside the test's transaction.
     return Database(

@@ -109,6 +109,12 @@ def test_clinic_dev_runs_everything_and_stops_on_ctrl_c(
     output = log.read_text()
     assert "created the first admin" in output
     assert "api" in output and "worker" in output
+    # Migrations ran as the owner, and the API, worker and beat passed the start-up check
+    # of their login (a superuser or table owner would have been warned about).
+    assert "CLINIC_MIGRATE_DATABASE_URL is not set" not in output
+    assert "unsafe database login" not in output
+    if "starting the embedded PostgreSQL" in output:
+        assert "CLINIC_DATABASE_URL=postgresql+psycopg://clinic_app@" in output
 
     second = _start(dev_env, log)
     try:

@@ -72,6 +72,8 @@ def upgrade() -> None:
     op.execute(f"REVOKE UPDATE ON {', '.join(APPEND_ONLY)} FROM {APP}")
     op.execute(f"REVOKE INSERT, UPDATE ON {', '.join(READ_ONLY)} FROM {APP}")
     op.execute(f"GRANT DELETE ON {', '.join(DELETES)} TO {APP}")
+    # The patient import moves the chart-number sequence past imported numbers (setval).
+    op.execute(f"GRANT UPDATE ON SEQUENCE patient_chart_number_seq TO {APP}")
     op.execute(
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE ON TABLES TO {APP}"
     )

@@ -40,21 +40,28 @@ async def test_the_migration_publishes_post_visit_v1_as_the_file_holds_it(
     assert questionnaire.Questionnaire.model_validate(row.definition) == questionnaire.load()
 
 
-async def test_a_published_questionnaire_never_changes(session: AsyncSession) -> None:
+async def test_a_published_questionnaire_never_changes(
+    session: AsyncSession, owner_session: AsyncSession
+) -> None:
     key = {"key": "post_visit", "version": 1}
-    for statement in (
+    changes = (
         'UPDATE questionnaires SET definition = definition || \'{"title": "x"}\'::jsonb'
         " WHERE key = :key AND version = :version",
         "DELETE FROM questionnaires WHERE key = :key AND version = :version",
-    ):
-        assert "append-only" in await _refused(session, statement, key)
-    # A definition must be the version it is filed under.
-    message = await _refused(
-        session,
-        "INSERT INTO questionnaires (key, version, definition)"
-        " VALUES ('post_visit', 2, CAST(:definition AS jsonb))",
-        {"definition": json.dumps(questionnaire.load().model_dump(mode="json"))},
     )
+    # Questionnaires are published by migrations: the app may only read them.
+    publish = (
+        "INSERT INTO questionnaires (key, version, definition)"
+        " VALUES ('post_visit', 2, CAST(:definition AS jsonb))"
+    )
+    definition = {"definition": json.dumps(questionnaire.load().model_dump(mode="json"))}
+    for statement in changes:
+        assert "permission denied" in await _refused(session, statement, key)
+    assert "permission denied" in await _refused(session, publish, definition)
+    # Even the owner cannot change one, and a definition must be the version it is filed under.
+    for statement in changes:
+        assert "append-only" in await _refused(owner_session, statement, key)
+    message = await _refused(owner_session, publish, definition)
     assert "ck_questionnaires_definition_matches" in message
 
 
@@ -154,7 +161,10 @@ async def test_answers_are_append_only(session: AsyncSession, settings: Settings
         "UPDATE checkin_answers SET answers = '{}'::jsonb WHERE checkin_id = :id",
         "DELETE FROM checkin_answers WHERE checkin_id = :id",
     ):
-        assert "append-only" in await _refused(session, statement, params)
+        # The app's login may only add answers (its trigger holds for the owner too).
+        assert "permission denied for table checkin_answers" in await _refused(
+            session, statement, params
+        )
 
 
 async def test_an_alert_is_acknowledged_by_someone_at_some_time(

@@ -9,20 +9,23 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.messaging.outbox import claim_statement
-from tests.appointments.conftest import Clinic
 
 
-async def test_the_claim_query_uses_the_due_index(clinic: Clinic, session: AsyncSession) -> None:
+async def test_the_claim_query_uses_the_due_index(owner_session: AsyncSession) -> None:
+    # As the owner: only a table's owner may ANALYZE it.
+    session = owner_session
     await session.execute(
         text(
-            "INSERT INTO messages (kind, patient_id, location_id, channel, offset_minutes,"
+            "WITH l AS (INSERT INTO locations (name, time_zone) VALUES ('L', 'UTC') RETURNING id),"
+            " p AS (INSERT INTO patients (given_name, family_name, date_of_birth, time_zone)"
+            "       VALUES ('Jordan', 'Lee', '1990-01-01', 'UTC') RETURNING id)"
+            " INSERT INTO messages (kind, patient_id, location_id, channel, offset_minutes,"
             " send_at, status, sent_at)"
-            " SELECT 'reminder', :patient, :location, 'sms', n, now() - interval '1 day',"
+            " SELECT 'reminder', p.id, l.id, 'sms', n, now() - interval '1 day',"
             " CASE WHEN n % 1000 = 0 THEN 'pending' ELSE 'sent' END,"
             " CASE WHEN n % 1000 = 0 THEN NULL ELSE now() END"
-            " FROM generate_series(1, 20000) AS n"
-        ),
-        {"patient": clinic.patients[0].id, "location": clinic.location.id},
+            " FROM generate_series(1, 20000) AS n, l, p"
+        )
     )
     await session.execute(text("ANALYZE messages"))
     connection = await session.connection()

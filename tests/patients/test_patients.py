@@ -124,7 +124,7 @@ async def test_consent_rows_cannot_be_rewritten(
         "DELETE FROM patient_consents",
     ):
         savepoint = await session.begin_nested()
-        with pytest.raises(DBAPIError, match="append-only"):
+        with pytest.raises(DBAPIError, match="permission denied for table patient_consents"):
             await session.execute(text(statement))
         await savepoint.rollback()
 
