@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from services.appointments.models import Appointment
 from services.clinic.models import MessageSettings
-from services.core.database import Database, sync_session_scope
+from services.core.database import Database
 from services.core.settings import Settings
 from services.messaging.models import Message, MessageLink
 from services.messaging.schedule import appointment_booked, appointment_cancelled
@@ -217,7 +217,7 @@ def _queue(database_url: str, message_id: uuid.UUID) -> None:
 
 def _send(database_url: str, message_id: uuid.UUID, settings: Settings) -> str:
     engine = engine_for(database_url)
-    with sync_session_scope(engine) as session:
+    with Session(engine) as session:  # send_one commits its own steps
         outcome = send_one(session, message_id, settings, channels.send, datetime.now(UTC))
     engine.dispose()
     return outcome
