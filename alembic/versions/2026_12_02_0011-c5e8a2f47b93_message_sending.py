@@ -48,7 +48,7 @@ def downgrade() -> None:
     # the older code returns it to pending and it is sent (with the same Message-ID).
     op.execute(
         "UPDATE messages SET status = 'queued', queued_at = sending_since,"
-        " change = 'downgrade' WHERE status = 'sending'"
+        " sending_since = NULL, change = 'downgrade' WHERE status = 'sending'"
     )
     op.drop_index(
         "ix_messages_sending",
