@@ -55,7 +55,8 @@ def reap(
       died before the send began. The return counts as an attempt, so a send that keeps
       dying there ends ``failed`` instead of coming back for ever.
     - ``sending`` longer than ``sending_for``: the worker died waiting on the provider, or
-      before it recorded the outcome. Its attempt was counted when it began. The new
+      before it recorded the outcome (or the send raised something no channel raises).
+      Its attempt was counted when it began. The new
       attempt has a new number, so a late outcome of the old one is dropped (``sending.
       record``), never written over the new one's.
 

@@ -372,13 +372,14 @@ def record(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
-    outcome = "failed" if isinstance(result, SendFailure) else "sent"
     if message is None:
+        # The resend carries the same Message-ID / Idempotency-Key: a duplicate, if this one
+        # was accepted, is recognisable at the provider and by the patient's mail client.
         log.warning(
             "send outcome of a superseded attempt not recorded",
             message_id=str(attempt.message_id),
             attempt=attempt.number,
-            outcome=result.code if isinstance(result, SendFailure) else outcome,
+            outcome=result.code if isinstance(result, SendFailure) else "sent",
         )
         return "superseded"
     if isinstance(result, SendFailure):
@@ -394,8 +395,8 @@ def record(
     _leave(message, "sent", now, "sent")
     message.sent_at, message.provider_id = now, result[:255]
     message.last_error = None  # the history keeps earlier attempts' errors
-    body = attempt.outgoing.body
-    message.segments = gsm.segments(body) if message.channel == "sms" else None
+    sms = message.channel == "sms"
+    message.segments = gsm.segments(attempt.outgoing.body) if sms else None
     if message.kind == "checkin":
         # Not a check-in answered meanwhile through the link of an earlier attempt.
         session.execute(
@@ -408,7 +409,7 @@ def record(
             )
         )
     log.info("message sent", message_id=str(message.id), kind=message.kind, channel=message.channel)
-    return outcome
+    return "sent"
 
 
 def send_one(
