@@ -142,6 +142,46 @@ def test_the_checkin_revision_downgrades_with_its_messages_in_place(scratch_url:
     command.upgrade(config, "head")
 
 
+# A reminder in the middle of its send, as a worker leaves it between its two commits.
+SENDING_ROW = """
+WITH l AS (INSERT INTO locations (name, time_zone) VALUES ('Sending ' || gen_random_uuid(), 'UTC')
+           RETURNING id),
+ p AS (INSERT INTO patients (given_name, family_name, date_of_birth, time_zone)
+       VALUES ('Sam', 'Lee', '1990-01-01', 'UTC') RETURNING id)
+INSERT INTO messages (kind, patient_id, location_id, channel, offset_minutes, send_at, status,
+                      attempts, sending_since)
+SELECT 'reminder', p.id, l.id, 'email', 120, now(), 'sending', 1, now() - interval '1 minute'
+FROM p, l RETURNING id
+"""
+
+
+def test_the_sending_revision_downgrades_a_send_in_progress_to_queued(scratch_url: str) -> None:
+    """The older code knows no ``sending``: the row becomes ``queued`` since the send began,
+    which its reaper returns for a resend (same Message-ID)."""
+    config = alembic_config(scratch_url)
+    command.upgrade(config, "head")
+    engine = create_engine(scratch_url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            message_id = connection.execute(text(SENDING_ROW)).scalar_one()
+        command.downgrade(config, "8a41c6e0d2b7")
+        with engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT status, queued_at IS NOT NULL FROM messages WHERE id = :id"),
+                {"id": message_id},
+            ).one()
+            history = connection.execute(
+                text("SELECT status FROM message_events WHERE message_id = :id ORDER BY id"),
+                {"id": message_id},
+            ).scalars()
+            statuses = list(history)
+    finally:
+        engine.dispose()
+    assert tuple(row) == ("queued", True)
+    assert statuses == ["sending", "queued"]
+    command.upgrade(config, "head")
+
+
 def test_history_is_one_line(scratch_url: str) -> None:
     from alembic.script import ScriptDirectory
 

@@ -1,4 +1,8 @@
-"""The worker process's database engine (sync, created once per process)."""
+"""The worker process's database engine (sync, created once per process).
+
+Two pooled connections serve any number of concurrent sends: a send holds one only for its
+two short steps, never while it waits on the SMTP server or SMS provider (``sending.py``).
+"""
 
 from __future__ import annotations
 

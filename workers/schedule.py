@@ -25,7 +25,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         },
         "reap-queued-messages": {
             "task": "workers.tasks.messages.reap_queued",
-            # Often enough that a stuck message waits about the timeout, not twice it.
-            "schedule": float(min(60, max(1, settings.queued_timeout_seconds // 2))),
+            # Often enough that a stuck message waits about its timeout, not twice it.
+            # (The task name stays: it reaps rows stuck queued or sending.)
+            "schedule": float(min(60, max(1, _shortest_timeout(settings) // 2))),
         },
     }
+
+
+def _shortest_timeout(settings: Settings) -> int:
+    return min(settings.queued_timeout_seconds, settings.sending_timeout_seconds)

@@ -143,7 +143,16 @@ class Settings(BaseSettings):
     queued_timeout_seconds: int = Field(
         default=600,
         ge=1,
-        description="A message queued this long without being sent is queued again (reaper).",
+        description="A message queued this long whose send never began is queued again (reaper).",
+    )
+    sending_timeout_seconds: int = Field(
+        default=600,
+        ge=1,
+        description=(
+            "A message sending this long (its worker died waiting on the provider) is sent"
+            " again with the same Message-ID / Idempotency-Key (reaper). Above the SMTP"
+            " timeout, which applies to each SMTP command, and the 300 s task time limit."
+        ),
     )
     send_max_attempts: int = Field(
         default=8, ge=1, description="Sends tried before a message is marked failed."
@@ -228,6 +237,15 @@ class Settings(BaseSettings):
     @property
     def quiet_hours_window(self) -> tuple[time, time] | None:
         return parse_quiet_hours(self.quiet_hours) if self.quiet_hours else None
+
+    @model_validator(mode="after")
+    def _sending_outlasts_the_provider(self) -> Settings:
+        # A reaper quicker than the provider's timeout would resend live sends: duplicates.
+        if self.sending_timeout_seconds <= self.smtp_timeout_seconds:
+            raise SettingsError(
+                "CLINIC_SENDING_TIMEOUT_SECONDS must be above CLINIC_SMTP_TIMEOUT_SECONDS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

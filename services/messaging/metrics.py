@@ -45,10 +45,11 @@ async def exposition(session: AsyncSession) -> bytes:
         .group_by(Message.kind, Message.channel, Message.status)
         .order_by(Message.kind, Message.channel, Message.status)
     )
-    # Pending rows read the partial due index; queued rows are few.
+    # Pending rows read the partial due index; queued and sending rows are few. A row
+    # sending has not reached the patient yet: a stalled provider shows as lag.
     oldest = await session.scalar(
         select(func.min(Message.send_at)).where(
-            Message.status.in_(("pending", "queued")), Message.send_at <= func.now()
+            Message.status.in_(("pending", "queued", "sending")), Message.send_at <= func.now()
         )
     )
     lag = await session.scalar(select(func.extract("epoch", func.now() - oldest))) if oldest else 0

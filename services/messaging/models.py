@@ -2,9 +2,9 @@
 
 Rows are written in the transaction that causes them (a booking, a move, a cancel), so a
 message exists exactly when its cause committed. Workers claim due rows with
-``FOR UPDATE SKIP LOCKED`` and send each one while holding its row lock (DESIGN.md,
-"Messages"). One unique key per (kind, appointment, offset) makes a duplicate row
-impossible.
+``FOR UPDATE SKIP LOCKED``, mark each ``sending`` in a short transaction and talk to the
+provider with none open (``sending.py``; DESIGN.md, "Messages"). One unique key per
+(kind, appointment, offset) makes a duplicate row impossible.
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ ABOUT_CHECKIN = ("checkin", "alert")
 # Kinds about a visit still to come, with a confirm/cancel link.
 ABOUT_UPCOMING = ("confirmation", "reminder")
 CHANNELS = ("sms", "email", "none")
-STATUSES = ("pending", "queued", "sent", "cancelled", "skipped", "failed")
+STATUSES = ("pending", "queued", "sending", "sent", "cancelled", "skipped", "failed")
+# A message the patient has, or is being sent right now (its text is on its way: nothing
+# can call it back). What a cancel or the 72-hour check-in rule counts as "told".
+ON_ITS_WAY = ("sending", "sent")
 
 
 class Message(Base):
@@ -50,6 +53,9 @@ class Message(Base):
         CheckConstraint(f"status IN {sql_list(STATUSES)}", name="status_valid"),
         CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent_at_matches"),
         CheckConstraint("(status = 'queued') = (queued_at IS NOT NULL)", name="queued_at_matches"),
+        CheckConstraint(
+            "(status = 'sending') = (sending_since IS NOT NULL)", name="sending_since_matches"
+        ),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         CheckConstraint(
             "(kind = 'reminder') = (offset_minutes IS NOT NULL)", name="offset_for_reminders"
@@ -71,6 +77,7 @@ class Message(Base):
         # The dispatcher's claim and the reaper read only these tiny partial indexes.
         Index("ix_messages_due", "send_at", postgresql_where=text("status = 'pending'")),
         Index("ix_messages_queued", "queued_at", postgresql_where=text("status = 'queued'")),
+        Index("ix_messages_sending", "sending_since", postgresql_where=text("status = 'sending'")),
         Index("ix_messages_patient", "patient_id", "created_at"),
         Index("ix_messages_appointment", "appointment_id"),
         Index("ix_messages_checkin", "checkin_id"),
@@ -98,6 +105,9 @@ class Message(Base):
     # trigger copies it into message_events with the new status.
     change: Mapped[str | None] = mapped_column(String(40))
     queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the current attempt (number ``attempts``) began talking to the provider; the
+    # reaper resends a row ``sending`` longer than ``CLINIC_SENDING_TIMEOUT_SECONDS``.
+    sending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = now_column()
     updated_at: Mapped[datetime] = now_column()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, case, select, update
+from sqlalchemy import Select, and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.messaging.models import Message
@@ -41,20 +41,34 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[uuid.UUID]:
 
 
 def reap(
-    session: Session, now: datetime, older_than: timedelta, max_attempts: int
+    session: Session,
+    now: datetime,
+    *,
+    queued_for: timedelta,
+    sending_for: timedelta,
+    max_attempts: int,
 ) -> list[uuid.UUID]:
-    """Rows queued longer than ``older_than`` whose send never finished (their task was
-    lost with Redis, or its worker died) go back to pending. A send in progress holds its
-    row lock, so it is skipped, never reaped under a running task. Each return counts as an
-    attempt: a message whose send keeps dying (an error after the provider accepted it)
-    ends ``failed`` instead of going out again and again."""
-    last_try = Message.attempts + 1 >= max_attempts
-    stuck = (
-        select(Message.id)
-        .where(Message.status == "queued", Message.queued_at < now - older_than)
-        .with_for_update(skip_locked=True)
-        .cte("stuck")
+    """Rows whose send never finished go back to pending, to be claimed, re-checked and
+    sent again (same row id: same Message-ID / Idempotency-Key):
+
+    - ``queued`` longer than ``queued_for``: the task was lost with Redis, or its worker
+      died before the send began. The return counts as an attempt, so a send that keeps
+      dying there ends ``failed`` instead of coming back for ever.
+    - ``sending`` longer than ``sending_for``: the worker died waiting on the provider, or
+      before it recorded the outcome (or the send raised something no channel raises).
+      Its attempt was counted when it began. The new
+      attempt has a new number, so a late outcome of the old one is dropped (``sending.
+      record``), never written over the new one's.
+
+    Rows a sender holds locked (its short check or record step) are skipped. A row already
+    at ``max_attempts`` ends ``failed`` (``lost``)."""
+    stuck_when = or_(
+        and_(Message.status == "queued", Message.queued_at < now - queued_for),
+        and_(Message.status == "sending", Message.sending_since < now - sending_for),
     )
+    stuck = select(Message.id).where(stuck_when).with_for_update(skip_locked=True).cte("stuck")
+    counted = Message.attempts + case((Message.status == "queued", 1), else_=0)
+    last_try = counted >= max_attempts
     returned = list(
         session.scalars(
             update(Message)
@@ -62,8 +76,9 @@ def reap(
             .values(
                 status=case((last_try, "failed"), else_="pending"),
                 reason=case((last_try, "lost"), else_=Message.reason),
-                attempts=Message.attempts + 1,
+                attempts=counted,
                 queued_at=None,
+                sending_since=None,
                 updated_at=now,
                 change="reaped",
             )

@@ -3,6 +3,11 @@
 Nothing here sends: rows wait in ``messages`` until the dispatcher finds them due. Because
 the rows commit or roll back with their cause, a rolled-back booking leaves no reminder
 and a committed cancel leaves no pending one.
+
+"Waiting" (what a cancel, a move or an opt-out changes) is ``pending`` and ``queued``, not
+``sending``: a row ``sending`` has its text on the way to the provider (``sending.py``),
+which nothing can call back. A cancel leaves it, the sender records it sent, and the
+cancel counts it as something the patient was told, so the cancellation notice follows.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.appointments.models import Appointment
 from services.clinic.service import effective_message_settings
 from services.core import clock
-from services.messaging.models import Message
+from services.messaging.models import ON_ITS_WAY, Message
 from services.messaging.timing import QuietHours, earliest_allowed, reminder_at
 from services.patients.models import Patient
 
 UNIQUE_KEY = "uq_messages_kind_appointment_id_offset_minutes_checkin_id"
+# Not yet sent and still changeable; ``sending`` is deliberately not here (see above).
 WAITING = ("pending", "queued")
 
 
@@ -124,8 +130,9 @@ def cancelled(reason: str, change: str = "cancel") -> dict[str, object]:
 
 
 async def cancel_waiting(session: AsyncSession, appointment_id: uuid.UUID, reason: str) -> None:
-    """Cancel the appointment's messages not yet sent. A send in progress holds its row
-    lock: this waits for it, and then finds the row sent and leaves it alone."""
+    """Cancel the appointment's messages waiting to be sent. A sender checking a row holds
+    its lock for a few milliseconds: this waits, then finds it ``sending`` (or settled)
+    and leaves it alone; it never waits on a provider."""
     await session.execute(
         update(Message)
         .where(
@@ -161,7 +168,8 @@ async def appointment_moved(
 
 
 async def _told(session: AsyncSession, appointment: Appointment) -> bool:
-    """Something about this visit, or a time it was moved from, reached the patient."""
+    """Something about this visit, or a time it was moved from, reached the patient or is
+    on its way (``sending``: it will arrive, cancel or not)."""
     earlier = (
         select(Appointment.id, Appointment.rescheduled_from_id)
         .where(Appointment.id == appointment.id)
@@ -175,7 +183,7 @@ async def _told(session: AsyncSession, appointment: Appointment) -> bool:
     sent = exists().where(
         Message.appointment_id.in_(select(earlier.c.id)),
         Message.patient_id == appointment.patient_id,
-        Message.status == "sent",
+        Message.status.in_(ON_ITS_WAY),
     )
     return bool(await session.scalar(select(sent)))
 
@@ -224,7 +232,7 @@ async def cancel_checkin_invitations(
     session: AsyncSession, checkin_ids: Select[uuid.UUID], reason: str
 ) -> None:
     """Cancel the invitations not yet sent of these check-ins (a trigger cancels the
-    check-ins with them). A send in progress holds its row: this waits, then skips it."""
+    check-ins with them). An invitation ``sending`` is on its way and is left alone."""
     await session.execute(
         update(Message)
         .where(Message.checkin_id.in_(checkin_ids), Message.status.in_(WAITING))

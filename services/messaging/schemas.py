@@ -14,7 +14,7 @@ MessageKind = Literal[
     "confirmation", "reminder", "cancellation", "waitlist_offer", "checkin", "alert"
 ]
 MessageChannel = Literal["sms", "email", "none"]
-MessageStatus = Literal["pending", "queued", "sent", "cancelled", "skipped", "failed"]
+MessageStatus = Literal["pending", "queued", "sending", "sent", "cancelled", "skipped", "failed"]
 InboundAction = Literal["confirmed", "opted_out", "stored"]
 
 

@@ -1,12 +1,28 @@
-"""Sending one queued message (sync, in a worker): re-check, render, send, record.
+"""Sending one queued message (sync, in a worker), in three steps, so a slow provider
+never holds a lock, a transaction or a pooled connection:
 
-The row stays locked ``FOR UPDATE`` from the re-check until the outcome commits. A cancel
-or move that touches the row meanwhile waits, then sees it sent; a cancel that committed
-first is seen here and nothing is sent. Two tasks for the same row (a reaped row whose
-first task was only late) run one after the other, and the second finds it no longer
-queued. Only a worker killed between the provider accepting and the commit can send a
-message twice; the Message-ID (email) and ``Idempotency-Key`` (SMS) are the row's id so a
-resend is recognisable.
+1. ``begin``, one short transaction: lock the row ``FOR UPDATE``, re-check everything
+   (consent, contact, the visit still booked at that time, quiet hours, the waitlist offer
+   still open, the 72-hour check-in gap under its advisory lock), then either settle the
+   row (skipped, deferred) or render it, add its link, and mark it ``sending`` with
+   ``attempts + 1`` and ``sending_since``. Commit.
+2. Deliver through the channel with no transaction open (the session has returned its
+   connection to the pool). The row's id is the Message-ID / SMS ``Idempotency-Key``.
+3. ``record``, one short transaction: the outcome (sent, retry, failed), only if the row is
+   still ``sending`` with this attempt's number; otherwise the reaper has taken it over and
+   a resend is on its way, so the outcome is logged and dropped.
+
+A cancel (or an opt-out) that commits before step 1 locks the row is seen by the checks and
+nothing is sent; one that reaches the row during step 1 waits a few milliseconds for it.
+A row already ``sending`` is past recall: the text is on its way, so cancels leave it alone
+(``schedule.WAITING`` excludes it), step 3 records it sent, and a cancel counts it as told
+(a cancellation notice follows, ``ON_ITS_WAY``). For the 72-hour rule an invitation
+``sending`` counts as sent, so a second one judged after step 1 committed is skipped.
+
+A duplicate needs the provider to have accepted a message whose outcome was not recorded:
+a worker killed during step 2 or before step 3 commits (the reaper resends the row after
+``CLINIC_SENDING_TIMEOUT_SECONDS``), or a timeout after the provider accepted (retried as
+transient). Both resends carry the same Message-ID / ``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -177,8 +193,9 @@ def _checkin_check(session: Session, facts: Facts, now: datetime) -> str | None:
     checkin = facts.checkin
     if checkin is None or checkin.status != "scheduled":
         return f"checkin_{checkin.status if checkin else 'missing'}"
-    # One patient's invitations are judged one at a time (until this send commits): two
-    # claimed in the same run would otherwise both see no recent one and both go out.
+    # One patient's invitations are judged one at a time (until this step commits, the
+    # row ``sending``): two claimed in the same run would otherwise both see no recent one
+    # and both go out. One being sent counts as sent: it is on its way.
     session.execute(
         select(
             func.pg_advisory_xact_lock(func.hashtextextended(f"checkin:{checkin.patient_id}", 0))
@@ -187,8 +204,9 @@ def _checkin_check(session: Session, facts: Facts, now: datetime) -> str | None:
     recent = exists().where(
         Message.patient_id == facts.message.patient_id,
         Message.kind == "checkin",
-        Message.status == "sent",
-        Message.sent_at > now - MIN_GAP,
+        Message.id != facts.message.id,
+        (Message.status == "sending")
+        | ((Message.status == "sent") & (Message.sent_at > now - MIN_GAP)),
     )
     return "recent_checkin" if session.scalar(select(recent)) else None
 
@@ -281,32 +299,42 @@ def _address(facts: Facts) -> str:
     return (patient.phone if facts.message.channel == "sms" else patient.email) or ""
 
 
-def _retry_at(message: Message, now: datetime, settings: Settings) -> datetime:
-    return now + timedelta(seconds=settings.send_retry_seconds * 2 ** (message.attempts - 1))
+def _retry_at(attempts: int, now: datetime, settings: Settings) -> datetime:
+    return now + timedelta(seconds=settings.send_retry_seconds * 2 ** (attempts - 1))
 
 
-def _leave_queue(message: Message, status: str, now: datetime, why: str) -> None:
-    # Status and queued_at change together (a CHECK constraint ties them).
-    message.status, message.queued_at, message.updated_at = status, None, now
-    message.change = why
+def _leave(message: Message, status: str, now: datetime, why: str) -> None:
+    # Status, queued_at and sending_since change together (CHECK constraints tie them).
+    message.status, message.queued_at, message.sending_since = status, None, None
+    message.updated_at, message.change = now, why
 
 
-def send_one(
-    session: Session, message_id: uuid.UUID, settings: Settings, deliver: Deliver, now: datetime
-) -> str:
-    """Send ``message_id`` if it is still queued and still applies; answers the outcome
-    (the status it ended in, or ``not_queued``). The caller commits."""
+@dataclass(frozen=True)
+class Attempt:
+    """A send under way once step 1 committed: plain values only. Nothing in step 2 may
+    read an ORM row (that would begin a transaction and hold a pooled connection)."""
+
+    message_id: uuid.UUID
+    number: int  # the row's ``attempts``: step 3 writes only while it is still this one
+    outgoing: Outgoing
+
+
+def begin(
+    session: Session, message_id: uuid.UUID, settings: Settings, now: datetime
+) -> Attempt | str:
+    """Step 1 (the caller commits): an ``Attempt`` to deliver, or what happened instead
+    (``not_queued``, ``skipped``, ``deferred``)."""
     facts = _locked_facts(session, message_id, settings)
     if facts is None or facts.message.status != "queued":
         return "not_queued"
     message = facts.message
     verdict = decide(session, facts, now)
     if isinstance(verdict, Skip):
-        _leave_queue(message, "skipped", now, "checked")
+        _leave(message, "skipped", now, "checked")
         message.reason = verdict.reason
         return "skipped"
     if isinstance(verdict, Defer):
-        _leave_queue(message, "pending", now, "quiet_hours")
+        _leave(message, "pending", now, "quiet_hours")
         message.send_at = verdict.until
         return "deferred"
     rendered = compose(session, facts, settings, now)
@@ -318,23 +346,57 @@ def send_one(
         body=rendered.body,
         sender_name=facts.settings.sender_name,
     )
+    _leave(message, "sending", now, "sending")
+    message.sending_since = now
     message.attempts += 1
-    try:
-        provider_id = deliver(outgoing, settings)
-    except SendFailure as failure:
-        message.last_error = failure.code
-        if failure.permanent or message.attempts >= settings.send_max_attempts:
-            _leave_queue(message, "failed", now, "send_failed")
-            message.reason = failure.code
-            log.warning("message failed", message_id=str(message.id), error=failure.code)
+    return Attempt(message.id, message.attempts, outgoing)
+
+
+def record(
+    session: Session,
+    attempt: Attempt,
+    result: str | SendFailure,
+    settings: Settings,
+    now: datetime,
+) -> str:
+    """Step 3 (the caller commits): ``result`` is the provider's id or the failure. Answers
+    the status the row ended in, or ``superseded`` when the row is no longer this
+    attempt's (the reaper returned it for a resend): then nothing is written."""
+    message = session.scalars(
+        select(Message)
+        .where(
+            Message.id == attempt.message_id,
+            Message.status == "sending",
+            Message.attempts == attempt.number,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if message is None:
+        # The resend carries the same Message-ID / Idempotency-Key: a duplicate, if this one
+        # was accepted, is recognisable at the provider and by the patient's mail client.
+        log.warning(
+            "send outcome of a superseded attempt not recorded",
+            message_id=str(attempt.message_id),
+            attempt=attempt.number,
+            outcome=result.code if isinstance(result, SendFailure) else "sent",
+        )
+        return "superseded"
+    if isinstance(result, SendFailure):
+        message.last_error = result.code
+        if result.permanent or message.attempts >= settings.send_max_attempts:
+            _leave(message, "failed", now, "send_failed")
+            message.reason = result.code
+            log.warning("message failed", message_id=str(message.id), error=result.code)
             return "failed"
-        _leave_queue(message, "pending", now, "retry")
-        message.send_at = _retry_at(message, now, settings)
+        _leave(message, "pending", now, "retry")
+        message.send_at = _retry_at(message.attempts, now, settings)
         return "retry"
-    _leave_queue(message, "sent", now, "sent")
-    message.sent_at, message.provider_id = now, provider_id[:255]
+    _leave(message, "sent", now, "sent")
+    message.sent_at, message.provider_id = now, result[:255]
     message.last_error = None  # the history keeps earlier attempts' errors
-    message.segments = gsm.segments(rendered.body) if message.channel == "sms" else None
+    sms = message.channel == "sms"
+    message.segments = gsm.segments(attempt.outgoing.body) if sms else None
     if message.kind == "checkin":
         # Not a check-in answered meanwhile through the link of an earlier attempt.
         session.execute(
@@ -348,3 +410,26 @@ def send_one(
         )
     log.info("message sent", message_id=str(message.id), kind=message.kind, channel=message.channel)
     return "sent"
+
+
+def send_one(
+    session: Session, message_id: uuid.UUID, settings: Settings, deliver: Deliver, now: datetime
+) -> str:
+    """Send ``message_id`` if it is still queued and still applies; answers the outcome
+    (the status it ended in, ``deferred``, ``retry``, ``not_queued`` or ``superseded``).
+
+    Commits ``session`` after step 1 and after step 3, so ``session`` must not be inside a
+    ``session.begin()`` block; work the caller left in it commits with step 1. Bound to an
+    engine, the session holds no connection while ``deliver`` waits."""
+    begun = begin(session, message_id, settings, now)
+    session.commit()
+    if isinstance(begun, str):
+        return begun
+    result: str | SendFailure
+    try:
+        result = deliver(begun.outgoing, settings)
+    except SendFailure as failure:
+        result = failure
+    outcome = record(session, begun, result, settings, now)
+    session.commit()
+    return outcome

@@ -166,7 +166,8 @@ async def _opt_out(
             client=client,
             detail={"channel": "sms", "granted": False, **VIA_SMS},
         )
-    # A send in progress holds its row lock: this waits, then finds it sent and skips it.
+    # A text already ``sending`` is on its way (the opt-out came too late for it) and is
+    # left alone; a sender checking a row holds its lock only for milliseconds.
     await session.execute(
         update(Message)
         .where(

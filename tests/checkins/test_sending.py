@@ -22,7 +22,7 @@ from services.messaging.models import Message, MessageLink
 from services.messaging.schedule import alert_raised
 from services.patients.models import Patient, PatientConsent
 from tests.appointments.conftest import Clinic, at, booked
-from tests.checkins.support import complete, sent_checkin, visit_of
+from tests.checkins.support import complete, invitation, new_checkin, sent_checkin, visit_of
 from tests.messaging.outbox_world import quiet_hours_away_from_now
 from tests.messaging.support import reachable, send_now
 
@@ -89,6 +89,25 @@ async def test_no_second_checkin_within_72_hours_of_one_sent(
     assert message.reason == "recent_checkin"
     await session.refresh(checkin)
     assert checkin.status == "cancelled"  # the trigger follows the invitation
+
+
+async def test_an_invitation_being_sent_counts_as_sent_for_the_72_hours(
+    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession, outbox: Settings
+) -> None:
+    """The first invitation's worker committed "sending" and released the advisory lock;
+    it still waits on the provider (for a week, even: the reaper resends it) when the
+    second is judged."""
+    patient = await reachable(session, clinic.patients[0])
+    visit = await visit_of(session, clinic, patient)
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    first = await new_checkin(session, visit, due_at=week_ago)
+    await invitation(session, visit, first, status="sending", sending_since=week_ago, attempts=1)
+    checkin, message = await _invitation(session, await _completed(client, clinic))
+
+    assert await send_now(session, message, outbox) == "skipped"
+    assert message.reason == "recent_checkin"
+    await session.refresh(checkin)
+    assert checkin.status == "cancelled"
 
 
 async def test_consent_withdrawn_before_the_send_cancels_the_checkin(

@@ -81,7 +81,7 @@ def test_two_invitations_sent_at_once_send_one(
         return channels.send(outgoing, settings)
 
     def worker(message_id: uuid.UUID) -> str:
-        with Session(engine) as session, session.begin():
+        with Session(engine) as session:  # send_one commits its own steps
             return send_one(session, message_id, outbox, slow, datetime.now(UTC))
 
     try:

@@ -57,3 +57,10 @@ def test_the_alert_inbox_must_be_an_email_address(monkeypatch: pytest.MonkeyPatc
     assert _settings().alert_email == "desk@balanced-atlas.example"
     monkeypatch.setenv("CLINIC_ALERT_EMAIL", "")  # as Compose passes an unset one
     assert _settings().alert_email is None
+
+
+def test_a_send_is_never_reaped_while_the_smtp_server_may_still_answer() -> None:
+    """A reaper quicker than the SMTP timeout would resend sends still waiting: duplicates."""
+    with pytest.raises(SettingsError, match="CLINIC_SENDING_TIMEOUT_SECONDS"):
+        _settings(sending_timeout_seconds=20, smtp_timeout_seconds=20)
+    assert _settings(sending_timeout_seconds=25, smtp_timeout_seconds=20).sending_timeout_seconds

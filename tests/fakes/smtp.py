@@ -4,6 +4,8 @@
     server.start()
     ... Settings(smtp_host=server.host, smtp_port=server.port, smtp_security="none")
     server.reject_rcpt(550)          # the next RCPT gets "550 5.0.0 ..."; reject_data too
+    server.stall(15, times=10)       # the next 10 messages wait 15 s before "250 OK"
+    server.wait_stalling(10)         # until 10 conversations wait at once
     server.wait_for(1)               # -> [ReceivedEmail(...)]
     server.stop()
 
@@ -18,6 +20,7 @@ import asyncio
 import email
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -83,6 +86,14 @@ class _Handler:
         reply = self.server._take_rejection("data")
         if reply:
             return reply
+        delay = self.server._take_stall()
+        if delay:
+            # A slow provider: the client waits for the reply; other sessions go on.
+            self.server._stalling(+1)
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self.server._stalling(-1)
         self.server._record(_parse(envelope))
         return "250 OK"
 
@@ -106,6 +117,8 @@ class FakeSmtpServer:
         self._messages: list[ReceivedEmail] = []
         self._rejections: dict[str, list[int]] = {"rcpt": [], "data": []}
         self.logins: list[str] = []  # user names that logged in, one per session
+        self._stalls: list[float] = []
+        self.stalled_now = 0  # conversations waiting in a stall at this moment
         self.port = 0  # any free port (parallel test runs never collide); set by start()
         self._controller: _Controller | None = None
 
@@ -174,6 +187,31 @@ class FakeSmtpServer:
         # An enhanced status code of the same class, as real servers send ("550 5.0.0 ...").
         return f"{code} {code // 100}.0.0 Rejected by the test"
 
+    def stall(self, seconds: float, times: int = 1) -> None:
+        """Hold the reply to the next ``times`` messages' DATA for ``seconds`` each (the
+        message is kept, and accepted, at the end). Stalls of parallel sessions overlap."""
+        with self._lock:
+            self._stalls.extend([seconds] * times)
+
+    def _take_stall(self) -> float:
+        with self._lock:
+            return self._stalls.pop(0) if self._stalls else 0.0
+
+    def _stalling(self, change: int) -> None:
+        with self._lock:
+            self.stalled_now += change
+            self._lock.notify_all()
+
+    def wait_stalling(self, count: int, timeout: float = 10.0) -> None:
+        """Block until ``count`` conversations wait in a stall at once; ``TimeoutError``."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self.stalled_now < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{self.stalled_now} of {count} sends stalled at once")
+                self._lock.wait(left)
+
     # What arrived ---------------------------------------------------------------------
 
     def _record(self, received: ReceivedEmail) -> None:
@@ -206,6 +244,7 @@ class FakeSmtpServer:
             self._messages.clear()
             for queue in self._rejections.values():
                 queue.clear()
+            self._stalls.clear()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedEmail]:
         """Block until at least ``count`` messages arrived; raises ``TimeoutError``."""

@@ -58,6 +58,8 @@ class World:
             "CLINIC_TASK_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
             "CLINIC_DISPATCH_INTERVAL_SECONDS": "0.5",
             "CLINIC_QUEUED_TIMEOUT_SECONDS": "4",
+            # Above the SMTP timeout (20 s): a stalled send is never resent under its worker.
+            "CLINIC_SENDING_TIMEOUT_SECONDS": "25",
             "CLINIC_QUIET_HOURS": quiet_hours_away_from_now(),
             "CLINIC_LOG_JSON": "true",
             **extra,
@@ -84,10 +86,15 @@ class World:
         self.processes.append(process)
         return process
 
-    def worker(self) -> subprocess.Popen[bytes]:
+    def worker(self, *, threads: int = 0) -> subprocess.Popen[bytes]:
+        """One task at a time (solo), or ``threads`` at once in one process (a threads pool:
+        the tasks share the process's database engine and SMTP sessions)."""
         queue = self.env["CLINIC_TASK_QUEUE"]
         name = f"{queue}-{len(self.processes)}@%h"
-        return self._start("worker", "worker", "--pool", "solo", "-n", name)
+        pool = (
+            ["--pool", "threads", "--concurrency", str(threads)] if threads else ["--pool", "solo"]
+        )
+        return self._start("worker", "worker", *pool, "-n", name)
 
     def beat(self) -> subprocess.Popen[bytes]:
         schedule = self.log_dir / f"beat-{len(self.processes)}.schedule"

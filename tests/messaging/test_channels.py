@@ -6,8 +6,10 @@ No database here: the channels take an ``Outgoing`` and ``Settings`` and nothing
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +181,34 @@ def test_a_4xx_reply_is_transient_and_the_retry_goes_through(
 
     send_email(email(), smtp_settings)
     assert len(smtp.wait_for(1)) == 1
+
+
+def test_concurrent_sends_wait_on_a_slow_server_side_by_side(tmp_path: Path) -> None:
+    """A threaded worker's sends each take a session of their own (one login each), so
+    their waits overlap; afterwards the idle sessions are reused (no new login)."""
+    with FakeSmtpServer(username="clinic", password="s3cret") as server:
+        settings = make_settings(
+            tmp_path,
+            smtp_host=server.host,
+            smtp_port=server.port,
+            smtp_security="none",
+            smtp_username="clinic",
+            smtp_password="s3cret",
+        )
+        server.stall(1.0, times=3)
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            ids = list(
+                pool.map(lambda _: send_email(email(message_id=uuid.uuid4()), settings), range(3))
+            )
+        elapsed = time.monotonic() - started
+        assert len(set(ids)) == 3 and len(server.wait_for(3)) == 3
+        assert elapsed < 2.0  # three 1 s stalls, not one after the other
+        assert server.logins == ["clinic"] * 3
+
+        send_email(email(message_id=uuid.uuid4()), settings)
+        assert len(server.wait_for(4)) == 4
+        assert server.logins == ["clinic"] * 3
 
 
 def test_failure_codes_hold_no_address(smtp: FakeSmtpServer, tmp_path: Path) -> None:

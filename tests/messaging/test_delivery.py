@@ -1,7 +1,8 @@
 """The outbox end to end: real worker and beat processes, real Redis, a real SMTP server.
 
 Fault tests kill the worker mid-batch, flush Redis mid-run and run two beats at once;
-afterwards every message must have reached the SMTP server, counted by Message-ID.
+afterwards every message must have reached the SMTP server, counted by Message-ID. A slow
+server (15 s per message) must hold no lock, transaction or connection of the sender's.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from services.appointments import lifecycle
 from services.appointments.models import Appointment
+from services.appointments.schemas import Cancel, CancelReason
 from services.clinic.models import MessageSettings
-from services.core.database import Database, sync_session_scope
+from services.core import clock
+from services.core.database import Database
+from services.core.deps import ClientInfo
 from services.core.settings import Settings
 from services.messaging.models import Message, MessageLink
 from services.messaging.schedule import appointment_booked, appointment_cancelled
@@ -103,7 +108,139 @@ def test_redis_flushed_mid_run_loses_nothing(
     smtp.wait_for(40, 90)
     redis.Redis.from_url(servers.redis_url).flushall()
     wait_until_sent(database_url, ids, 120, world)
-    assert unique_and_duplicates(smtp) == (300, 0)
+    unique, duplicates = unique_and_duplicates(smtp)
+    print(f"flush test: {unique} unique messages, {duplicates} duplicates")
+    assert (unique, duplicates) == (300, 0)
+
+
+STALL_SECONDS = 15.0  # a slow provider, below the SMTP timeout (20 s): each send succeeds
+
+
+def _appointment_of(database_url: str, message_id: uuid.UUID) -> uuid.UUID:
+    engine = engine_for(database_url)
+    with engine.connect() as connection:
+        appointment_id: uuid.UUID | None = connection.scalar(
+            select(Message.appointment_id).where(Message.id == message_id)
+        )
+    engine.dispose()
+    assert appointment_id is not None
+    return appointment_id
+
+
+async def _cancel_visit(database_url: str, appointment_id: uuid.UUID) -> float:
+    """Cancel through the appointments service, as the front desk's request does; answers
+    the seconds from the start of the transaction to its commit."""
+    database = Database.from_url(database_url, pool_size=1)
+    try:
+        started = time.monotonic()
+        async with database.session_scope() as session:
+            appointment = await session.get_one(Appointment, appointment_id, with_for_update=True)
+            await lifecycle.cancel_one(
+                session,
+                appointment,
+                Cancel(reason=CancelReason.patient),
+                actor=None,
+                client=ClientInfo(address=None, request_id=None),
+                now=clock.utcnow(),
+            )
+        return time.monotonic() - started
+    finally:
+        await database.dispose()
+
+
+def _open_transactions(database_url: str) -> tuple[int, int]:
+    """Other sessions of this database now inside a transaction, and those in one for more
+    than a second (each sample its own transaction: pg_stat_activity is a snapshot)."""
+    engine = engine_for(database_url)
+    with engine.begin() as connection:
+        busy, long = connection.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE xact_start IS NOT NULL),"
+                " count(*) FILTER (WHERE xact_start < clock_timestamp() - interval '1 second')"
+                " FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).one()
+    engine.dispose()
+    return int(busy), int(long)
+
+
+@pytest.fixture
+def quiet_world(
+    servers: Servers, smtp: FakeSmtpServer, tmp_path: Path
+) -> Iterator[tuple[World, str]]:
+    """A world on a database of its own: no row another test left due can reach its
+    worker (and take one of the SMTP server's stalls)."""
+    url = servers.recreate_database(f"{DB}_stall", template=TEMPLATE_DB)
+    created = World.create(url, servers.redis_url, smtp.port, tmp_path)
+    yield created, url
+    created.stop()
+    servers.drop_database(f"{DB}_stall")
+
+
+@pytest.mark.slow
+def test_a_stalled_smtp_server_holds_no_lock_and_no_connection(
+    quiet_world: tuple[World, str], smtp: FakeSmtpServer
+) -> None:
+    """Ten sends wait 15 s each on the SMTP server, side by side in one worker process:
+    meanwhile no row is locked, no transaction is open, a cancel of one of those visits
+    commits at once, and the same worker still sends an eleventh message."""
+    world, database_url = quiet_world
+    # Visits whose reminders are not due: one cancelled first (this process's first cancel
+    # pays for imports, connecting and compiling statements), one after the stall (the
+    # floor: the same cancel with nothing sending).
+    warm_up, later = seed(database_url, 2, send_at=datetime.now(UTC) + timedelta(days=1))
+    cold = asyncio.run(_cancel_visit(database_url, _appointment_of(database_url, warm_up)))
+    smtp.stall(STALL_SECONDS, times=10)
+    ids = seed(database_url, 10)
+    world.worker(threads=12)
+    world.beat()
+    smtp.wait_stalling(10, 30)  # all ten at the server at once
+    stalled_at = time.monotonic()
+
+    samples = [_open_transactions(database_url) for _ in range(10)]
+    engine = engine_for(database_url)
+    with engine.begin() as connection:  # raises LockNotAvailable if a sender held a row
+        locked = connection.execute(
+            select(Message.id).where(Message.id.in_(ids)).with_for_update(nowait=True)
+        ).all()
+    engine.dispose()
+    cancel = asyncio.run(_cancel_visit(database_url, _appointment_of(database_url, ids[0])))
+    [eleventh] = seed(database_url, 1)
+    wait_until_sent(database_url, [eleventh], 10, world)
+    eleventh_after = time.monotonic() - stalled_at
+    still_stalled = smtp.stalled_now
+
+    print(
+        f"stall test: cancel {cancel * 1000:.0f} ms (the first, cold: {cold * 1000:.0f} ms);"
+        f" sessions in a transaction at most"
+        f" {max(b for b, _ in samples)}, in one over 1 s at most {max(n for _, n in samples)};"
+        f" an eleventh message sent {eleventh_after:.1f} s into the stall"
+    )
+    assert len(locked) == 10
+    assert max(long for _, long in samples) == 0  # nobody waits on SMTP inside a transaction
+    assert max(busy for busy, _ in samples) <= 2  # at most the dispatcher's and the reaper's
+    assert cancel < 1.0
+    assert still_stalled == 10  # the eleventh went out while all ten still waited
+
+    wait_until_sent(database_url, ids, STALL_SECONDS + 15, world)
+    assert time.monotonic() - stalled_at < STALL_SECONDS + 10  # the waits overlapped
+    floor = asyncio.run(_cancel_visit(database_url, _appointment_of(database_url, later)))
+    print(f"stall test: the same cancel with nothing sending: {floor * 1000:.0f} ms")
+    received = {m.message_id for m in smtp.messages}
+    assert {f"<{i}@localhost>" for i in [*ids, eleventh]} <= received
+    assert unique_and_duplicates(smtp)[1] == 0
+    # The cancelled visit's reminder was on its way: sent, and the patient is told.
+    engine = engine_for(database_url)
+    with engine.connect() as connection:
+        notices = connection.execute(
+            select(Message.status).where(
+                Message.appointment_id == _appointment_of(database_url, ids[0]),
+                Message.kind == "cancellation",
+            )
+        ).all()
+    engine.dispose()
+    assert len(notices) == 1
 
 
 async def _book(database_url: str, appointment_id: uuid.UUID) -> None:
@@ -217,7 +354,7 @@ def _queue(database_url: str, message_id: uuid.UUID) -> None:
 
 def _send(database_url: str, message_id: uuid.UUID, settings: Settings) -> str:
     engine = engine_for(database_url)
-    with sync_session_scope(engine) as session:
+    with Session(engine) as session:  # send_one commits its own steps
         outcome = send_one(session, message_id, settings, channels.send, datetime.now(UTC))
     engine.dispose()
     return outcome

@@ -36,7 +36,13 @@ async def test_the_reaper_returns_lost_sends_and_fails_one_that_keeps_dying(
     await session.flush()
 
     returned = await session.run_sync(
-        lambda sync: reap(sync, datetime.now(UTC), timedelta(minutes=10), max_attempts=8)
+        lambda sync: reap(
+            sync,
+            datetime.now(UTC),
+            queued_for=timedelta(minutes=10),
+            sending_for=timedelta(minutes=10),
+            max_attempts=8,
+        )
     )
 
     assert set(returned) == {lost.id, dying.id}

@@ -11,6 +11,7 @@ import smtplib
 import ssl
 import threading
 import time
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
@@ -56,32 +57,37 @@ def _connect(settings: Settings) -> smtplib.SMTP:
     return smtp
 
 
-class _Reused:
-    """One SMTP session per worker process, kept between messages: a new one costs a TCP
-    (and TLS) handshake, EHLO and login, several times the cost of sending. It is checked
-    with NOOP before each use and never used to resend: a message whose send raised is
-    retried later through the outbox, on a fresh session."""
+@dataclass
+class _Live:
+    smtp: smtplib.SMTP
+    key: tuple[object, ...]
+    sent: int = 0
+    used_at: float = 0.0
+
+
+class _Sessions:
+    """The worker process's idle SMTP sessions, kept between messages: a new one costs a
+    TCP (and TLS) handshake, EHLO and login, several times the cost of sending. Each send
+    takes a session of its own (a new one when none is idle), so the sends of a threaded
+    worker wait on a slow server side by side instead of queueing behind one session; the
+    lock guards the idle list only, never a conversation. An idle session is checked with
+    NOOP before reuse, and a session whose send raised is closed, never reused: the message
+    is retried later through the outbox, on a fresh one."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.key: tuple[object, ...] | None = None
-        self.smtp: smtplib.SMTP | None = None
-        self.sent = 0
-        self.used_at = 0.0
+        self.idle: list[_Live] = []
 
-    def take(self, settings: Settings) -> smtplib.SMTP:
+    def take(self, settings: Settings) -> _Live:
         key = _key(settings)
-        smtp, self.smtp = self.smtp, None
-        if smtp is not None and self.key == key and self.sent < MESSAGES_PER_SESSION:
-            if time.monotonic() - self.used_at < FRESH_SECONDS:
-                return smtp  # in a burst: the server has not timed the session out
-            try:
-                if smtp.noop()[0] == 250:
-                    return smtp
-            except (smtplib.SMTPException, OSError):
-                pass
-        if smtp is not None:
-            _close(smtp)
+        while True:
+            with self.lock:
+                if not self.idle:
+                    break
+                live = self.idle.pop()  # the most recently used: likeliest still open
+            if self._usable(live, key):
+                return live
+            _close(live.smtp)
         smtp = _connect(settings)
         try:
             if settings.smtp_username:
@@ -89,13 +95,24 @@ class _Reused:
         except BaseException:
             _close(smtp)
             raise
-        self.key, self.sent = key, 0
-        return smtp
+        return _Live(smtp, key)
 
-    def give_back(self, smtp: smtplib.SMTP) -> None:
-        self.smtp = smtp
-        self.sent += 1
-        self.used_at = time.monotonic()
+    @staticmethod
+    def _usable(live: _Live, key: tuple[object, ...]) -> bool:
+        if live.key != key or live.sent >= MESSAGES_PER_SESSION:
+            return False
+        if time.monotonic() - live.used_at < FRESH_SECONDS:
+            return True  # in a burst: the server has not timed the session out
+        try:
+            return live.smtp.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            return False
+
+    def give_back(self, live: _Live) -> None:
+        live.sent += 1
+        live.used_at = time.monotonic()
+        with self.lock:
+            self.idle.append(live)
 
 
 # Servers often limit messages per session; a fresh session before that limit avoids
@@ -104,7 +121,7 @@ MESSAGES_PER_SESSION = 100
 # A session used this recently is trusted without a NOOP; servers drop idle sessions after
 # minutes, not seconds.
 FRESH_SECONDS = 5.0
-_session = _Reused()
+_sessions = _Sessions()
 
 
 def _key(settings: Settings) -> tuple[object, ...]:
@@ -126,14 +143,13 @@ def _close(smtp: smtplib.SMTP) -> None:
 
 
 def _deliver(message: EmailMessage, settings: Settings) -> None:
-    with _session.lock:
-        smtp = _session.take(settings)
-        try:
-            smtp.send_message(message)
-        except BaseException:
-            _close(smtp)
-            raise
-        _session.give_back(smtp)
+    live = _sessions.take(settings)
+    try:
+        live.smtp.send_message(message)
+    except BaseException:
+        _close(live.smtp)
+        raise
+    _sessions.give_back(live)
 
 
 def _failure(code: int) -> SendFailure:

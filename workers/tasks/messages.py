@@ -11,6 +11,7 @@ import uuid
 from datetime import timedelta
 
 import structlog
+from sqlalchemy.orm import Session
 
 from services.core import clock
 from services.core.database import sync_session_scope
@@ -54,17 +55,20 @@ def reap_queued() -> int:
         returned = outbox.reap(
             session,
             clock.utcnow(),
-            timedelta(seconds=settings.queued_timeout_seconds),
-            settings.send_max_attempts,
+            queued_for=timedelta(seconds=settings.queued_timeout_seconds),
+            sending_for=timedelta(seconds=settings.sending_timeout_seconds),
+            max_attempts=settings.send_max_attempts,
         )
     if returned:
-        log.warning("queued messages returned to pending", count=len(returned))
+        log.warning("stuck messages returned to pending", count=len(returned))
     return len(returned)
 
 
 @celery_app.task(name="workers.tasks.messages.send_message")
 def send_message(message_id: str) -> str:
-    """Idempotent: a message no longer queued (already sent, cancelled) is left alone."""
+    """Idempotent: a message no longer queued (already sent, being sent, cancelled) is left
+    alone. ``send_one`` commits its own short steps: no transaction (nor pooled connection)
+    is held while the provider is waited on."""
     settings = get_settings()
-    with sync_session_scope(engine()) as session:
+    with Session(engine(), expire_on_commit=False) as session:
         return send_one(session, uuid.UUID(message_id), settings, channels.send, clock.utcnow())
