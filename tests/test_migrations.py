@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
@@ -142,6 +143,14 @@ def test_the_checkin_revision_downgrades_with_its_messages_in_place(scratch_url:
     command.upgrade(config, "head")
 
 
+def _before(revision: str, config: Config) -> str:
+    from alembic.script import ScriptDirectory
+
+    down = ScriptDirectory.from_config(config).get_revision(revision).down_revision
+    assert isinstance(down, str)
+    return down
+
+
 # A reminder in the middle of its send, as a worker leaves it between its two commits.
 SENDING_ROW = """
 WITH l AS (INSERT INTO locations (name, time_zone) VALUES ('Sending ' || gen_random_uuid(), 'UTC')
@@ -164,7 +173,7 @@ def test_the_sending_revision_downgrades_a_send_in_progress_to_queued(scratch_ur
     try:
         with engine.begin() as connection:
             message_id = connection.execute(text(SENDING_ROW)).scalar_one()
-        command.downgrade(config, "8a41c6e0d2b7")
+        command.downgrade(config, _before("c5e8a2f47b93", config))
         with engine.connect() as connection:
             row = connection.execute(
                 text("SELECT status, queued_at IS NOT NULL FROM messages WHERE id = :id"),
