@@ -1,4 +1,5 @@
-"""Alembic environment: the URL comes from ``-x url=…``, the config, or CLINIC_DATABASE_URL."""
+"""Alembic environment: the URL comes from ``-x url=…``, the config, or the owner's
+CLINIC_MIGRATE_DATABASE_URL (else CLINIC_DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _url() -> str:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url"
     )
-    url = url or get_settings().database_url
+    url = url or get_settings().migration_url
     if not url:
         raise SystemExit("No database URL: set CLINIC_DATABASE_URL or run `clinic migrate`.")
     return url
