@@ -14,9 +14,12 @@ from services.core.settings import Settings
 
 
 @asynccontextmanager
-async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def asgi_client(
+    app: FastAPI, peer: tuple[str, int] = ("127.0.0.1", 123)
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``peer``: the socket address the app sees the requests come from."""
     # An error inside the app comes back as the 500 a caller would get, not a raise.
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=peer)
     async with httpx.AsyncClient(transport=transport, base_url="http://clinic.test") as client:
         yield client
 
