@@ -225,7 +225,7 @@ class Settings(BaseSettings):
             raise ValueError(f"CLINIC_PHONE_REGION {value!r} is not a region code such as US")
         return value.upper()
 
-    @field_validator("alert_email", "metrics_token", mode="before")
+    @field_validator("alert_email", "metrics_token", "docs", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # Compose passes "${CLINIC_ALERT_EMAIL:-}": empty means not configured.

@@ -92,3 +92,4 @@ def test_docs_are_off_in_production_unless_asked_for() -> None:
     assert _settings(**production, docs=True).docs_enabled
     assert _settings().docs_enabled
     assert not _settings(docs=False).docs_enabled
+    assert _settings(docs="").docs is None  # as Compose passes an unset one
