@@ -55,7 +55,9 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-def peer_is_trusted(scope: Scope, trusted: Sequence[IPNetwork]) -> bool:
+def _peer_is_trusted(scope: Scope, trusted: Sequence[IPNetwork]) -> bool:
+    # The same rule as uvicorn's ProxyHeadersMiddleware applies to X-Forwarded-For (an
+    # IPv4-mapped peer such as ::ffff:10.0.0.5 is not 10.0.0.5), so one list means one thing.
     client = scope.get("client")
     if not client or not trusted:
         return False
@@ -63,8 +65,6 @@ def peer_is_trusted(scope: Scope, trusted: Sequence[IPNetwork]) -> bool:
         address = ipaddress.ip_address(client[0])
     except ValueError:
         return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
     return any(address in network for network in trusted)
 
 
@@ -73,7 +73,7 @@ def _request_ids(scope: Scope, trusted: Sequence[IPNetwork]) -> tuple[str, str |
     incoming = _incoming_request_id(scope)
     if incoming is None:
         return uuid.uuid4().hex, None
-    if _SAFE_REQUEST_ID.match(incoming) and peer_is_trusted(scope, trusted):
+    if _SAFE_REQUEST_ID.match(incoming) and _peer_is_trusted(scope, trusted):
         return incoming, None
     return uuid.uuid4().hex, _UNSAFE_CHARACTERS.sub("", incoming)[:64] or None
 
