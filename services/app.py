@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.appointments.router import router as appointments_router
 from services.checkins import metrics as checkin_metrics
@@ -18,8 +19,11 @@ from services.core import db_roles
 from services.core.audit.router import router as audit_router
 from services.core.auth.router import router as auth_router
 from services.core.auth.users_router import router as users_router
+from services.core.body_limit import BodyLimitMiddleware
 from services.core.database import Database
+from services.core.docs import install_docs
 from services.core.errors import install_error_handlers
+from services.core.headers import SecurityHeadersMiddleware
 from services.core.health import router as health_router
 from services.core.logging import configure_logging
 from services.core.middleware import RequestContextMiddleware
@@ -70,18 +74,33 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         yield
         await db.dispose()
 
+    docs = settings.docs_enabled
     app = FastAPI(
         title="Clinic practice management API",
         version="0.1.0",
         summary="Patients, scheduling, visit notes, reminders and check-ins for NUCCA clinics.",
         lifespan=lifespan,
+        # The schema maps every route and parameter; it goes with the docs (the app reads
+        # its own through app.openapi(), which does not need the URL).
+        openapi_url="/openapi.json" if docs else None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = db
     app.state.metrics_sources = [messaging_metrics.exposition, checkin_metrics.exposition]
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(RequestContextMiddleware)
+    if docs:
+        install_docs(app, "/openapi.json")
+    trusted = settings.trusted_proxy_networks
+    # The last added runs first: the request id and the log line see every answer and the
+    # socket peer; the security headers go on every answer, the body limit's 413 included;
+    # only then are X-Forwarded-* believed (from the same proxies) for the client address.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in trusted])
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.https)
+    app.add_middleware(RequestContextMiddleware, trusted_proxies=trusted)
     for router in ROUTERS:
         app.include_router(router)
     return app

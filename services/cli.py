@@ -181,7 +181,9 @@ def api(host: str | None = None, port: int | None = None) -> None:
         host=host or settings.api_host,
         port=port or settings.api_port,
         access_log=False,
-        proxy_headers=True,
+        # The app reads X-Forwarded-* itself, from CLINIC_TRUSTED_PROXIES (services/app.py):
+        # uvicorn's rewrite would hide the socket peer that X-Request-ID trust is judged by.
+        proxy_headers=False,
     )
 
 

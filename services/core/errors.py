@@ -18,6 +18,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from services.core.headers import add_security_headers
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://clinic.invalid/problems/"
 
@@ -182,7 +184,8 @@ def _allowed_methods(request: Request) -> str | None:
     return ", ".join(sorted(method.upper() for method in operations))
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's HTTPException (routing errors, and the body limit's 413) as a problem."""
     assert isinstance(exc, StarletteHTTPException)
     title = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
@@ -240,21 +243,24 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # SQL parameters, i.e. patient data).
     log.error("unhandled_error", exc_info=exc)
     request_id = getattr(request.state, "request_id", None)
-    return problem_response(
+    response = problem_response(
         request,
         status=500,
         code=AppError.code,
         title=AppError.title,
         detail="Something went wrong on our side. The request id identifies it in the logs.",
-        # This answer is sent outside the request middleware, which adds the header otherwise.
+        # This answer is sent outside the middlewares, which add these headers otherwise.
         headers={"X-Request-ID": request_id} if request_id else None,
     )
+    settings = getattr(request.app.state, "settings", None)
+    add_security_headers(request.url.path, response.headers, hsts=bool(settings and settings.https))
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.database import Database
-from services.core.errors import ServiceUnavailable
+from services.core.errors import ServiceUnavailable, Unauthorized
 from services.core.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -74,10 +75,26 @@ async def readyz(request: Request) -> dict[str, object]:
 MetricsSource = Callable[[AsyncSession], Awaitable[bytes]]
 
 
-@router.get("/metrics", response_class=Response)
+def _check_metrics_token(request: Request, token: str) -> None:
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), token.encode()
+    ):
+        raise Unauthorized("/metrics needs the bearer token CLINIC_METRICS_TOKEN.")
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={401: {"description": "CLINIC_METRICS_TOKEN is set and was not sent"}},
+)
 async def metrics(request: Request) -> Response:
     """Prometheus metrics: request counts and latency by route template, and what the
-    domains add (``app.state.metrics_sources``, read from the database at each scrape)."""
+    domains add (``app.state.metrics_sources``, read from the database at each scrape).
+    With ``CLINIC_METRICS_TOKEN`` set, only for ``Authorization: Bearer <that token>``."""
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token:
+        _check_metrics_token(request, settings.metrics_token)
     body = generate_latest()
     database: Database = request.app.state.database
     sources: list[MetricsSource] = request.app.state.metrics_sources

@@ -2,8 +2,9 @@
 
 Every error is ``application/problem+json`` with one ``Problem`` schema (except on the
 HTML pages for patients, whose error pages are HTML and documented so), and every
-operation that needs a sign-in documents 401 and 403, so schema checks (schemathesis)
-and generated clients see the truth.
+operation that needs a sign-in documents 401 and 403, and every one that takes a body
+documents the 413 of the body limit, so schema checks (schemathesis) and generated clients
+see the truth.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ def _problem_responses(operation: dict[str, Any]) -> None:
             responses.setdefault(status, {"description": description})
     if "requestBody" in operation:
         responses.setdefault("400", {"description": "The body could not be decoded"})
+        responses.setdefault(
+            "413", {"description": "The body is larger than the limit (CLINIC_MAX_BODY_BYTES)"}
+        )
     for status, response in responses.items():
         # Patient pages answer their errors as HTML pages, and say so themselves.
         if status[0] in "45" and "text/html" not in response.get("content", {}):

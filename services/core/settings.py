@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import time
 from enum import StrEnum
@@ -46,6 +47,24 @@ def parse_offsets(text: str) -> list[int]:
             raise ValueError(f"{part!r} is not an offset like 48h, 90m or 2d")
         minutes.append(int(match[1]) * _MINUTES_PER_UNIT[match[2]])
     return sorted(set(minutes), reverse=True)
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """``"10.0.0.5, 172.16.0.0/12"`` as networks (an address is a network of one)."""
+    networks = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part))
+        except ValueError:
+            raise SettingsError(
+                f"CLINIC_TRUSTED_PROXIES: {part!r} is not an IP address or CIDR network"
+            ) from None
+    return tuple(networks)
 
 
 def parse_quiet_hours(text: str) -> tuple[time, time]:
@@ -107,6 +126,26 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=10, ge=1)
     health_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body the API reads (413 above it); the patient pages "
+        "and the SMS webhook keep their own smaller limits.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated IPs/CIDRs of the reverse proxies whose X-Forwarded-For, "
+        "X-Forwarded-Proto and X-Request-ID are believed; empty: none.",
+    )
+    docs: bool | None = Field(
+        default=None,
+        description="Serve /docs and /openapi.json; unset: everywhere but production.",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token /metrics requires (16+ characters); unset: /metrics is open.",
+    )
 
     phone_region: str = Field(
         default="US",
@@ -200,11 +239,24 @@ class Settings(BaseSettings):
             raise ValueError(f"CLINIC_PHONE_REGION {value!r} is not a region code such as US")
         return value.upper()
 
-    @field_validator("alert_email", mode="before")
+    @field_validator("alert_email", "metrics_token", "docs", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # Compose passes "${CLINIC_ALERT_EMAIL:-}": empty means not configured.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise SettingsError("CLINIC_METRICS_TOKEN must be 16+ characters when set")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # a typo stops the process instead of trusting nobody quietly
+        return value
 
     @field_validator("reminder_offsets")
     @classmethod
@@ -229,6 +281,20 @@ class Settings(BaseSettings):
     def outbox_dir(self) -> Path:
         """Where the development channel writes messages it would have sent."""
         return self.data_dir / "outbox"
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @property
+    def docs_enabled(self) -> bool:
+        # Staff would type passwords into /docs: in production only when asked for.
+        return self.docs if self.docs is not None else self.env is not Environment.production
+
+    @property
+    def https(self) -> bool:
+        """Patients and staff reach the API over TLS (then browsers are told to insist: HSTS)."""
+        return self.public_url.lower().startswith("https://")
 
     @property
     def reminder_offsets_minutes(self) -> list[int] | None:

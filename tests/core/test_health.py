@@ -61,11 +61,10 @@ async def test_metrics_label_routes_by_template_not_by_id(client: httpx.AsyncCli
 
 
 async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
-    response = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
-    assert response.headers["x-request-id"] == "abc-123"
-    generated = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
-    assert generated.headers["x-request-id"] != "bad id with spaces"
-    assert len(generated.headers["x-request-id"]) == 32
+    """The server's own (tests/core/test_request_ids.py: when a proxy's is kept)."""
+    first, second = await client.get("/healthz"), await client.get("/healthz")
+    ids = {first.headers["x-request-id"], second.headers["x-request-id"]}
+    assert len(ids) == 2 and all(len(i) == 32 for i in ids)
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])

@@ -64,3 +64,39 @@ def test_a_send_is_never_reaped_while_the_smtp_server_may_still_answer() -> None
     with pytest.raises(SettingsError, match="CLINIC_SENDING_TIMEOUT_SECONDS"):
         _settings(sending_timeout_seconds=20, smtp_timeout_seconds=20)
     assert _settings(sending_timeout_seconds=25, smtp_timeout_seconds=20).sending_timeout_seconds
+
+
+def test_trusted_proxies_are_addresses_and_networks() -> None:
+    settings = _settings(trusted_proxies="10.0.0.5, 172.16.0.0/12,::1")
+    assert [str(n) for n in settings.trusted_proxy_networks] == [
+        "10.0.0.5/32",
+        "172.16.0.0/12",
+        "::1/128",
+    ]
+    assert _settings().trusted_proxy_networks == ()
+
+
+@pytest.mark.parametrize("value", ["10.0.0.300", "proxy.internal", "10.0.0.5/8"])
+def test_a_bad_trusted_proxy_stops_the_process_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("CLINIC_TRUSTED_PROXIES", f"10.0.0.1,{value}")
+    with pytest.raises(SettingsError, match="CLINIC_TRUSTED_PROXIES") as raised:
+        _settings()
+    assert value in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_short_metrics_token_stops_the_process() -> None:
+    with pytest.raises(SettingsError, match="CLINIC_METRICS_TOKEN"):
+        _settings(metrics_token="short")
+    assert _settings(metrics_token="").metrics_token is None  # as Compose passes an unset one
+
+
+def test_docs_are_off_in_production_unless_asked_for() -> None:
+    production = {"env": Environment.production, "secret_key": "x" * 40}
+    assert not _settings(**production).docs_enabled
+    assert _settings(**production, docs=True).docs_enabled
+    assert _settings().docs_enabled
+    assert not _settings(docs=False).docs_enabled
+    assert _settings(docs="").docs is None  # as Compose passes an unset one

@@ -6,15 +6,12 @@ installs it."""
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-import httpx
 import pytest
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.app import create_app
 from services.core.database import Database
 from services.core.settings import Settings
+from tests.live import free_port, wait_until_up
 from tests.servers import TEMPLATE_DB, Servers
 
 if TYPE_CHECKING:
@@ -48,12 +46,6 @@ async def in_database(url: str, work: Callable[[AsyncSession], Awaitable[T]]) ->
         await database.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Site:
     base_url: str
@@ -64,7 +56,7 @@ class Site:
 def running_site(servers: Servers, settings: Settings, database: str) -> Iterator[Site]:
     """A fresh migrated database called ``database`` and the app serving it."""
     url = servers.recreate_database(database, template=TEMPLATE_DB)
-    port = _free_port()
+    port = free_port()
     app = create_app(settings.model_copy(update={"database_url": url}))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -72,16 +64,7 @@ def running_site(servers: Servers, settings: Settings, database: str) -> Iterato
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.1)
+    wait_until_up(base_url)
     try:
         yield Site(base_url, url)
     finally:
