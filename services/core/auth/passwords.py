@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
 
 from pwdlib import PasswordHash
@@ -35,7 +36,17 @@ async def hash_password_async(password: str) -> str:
     return await run_in_threadpool(hash_password, password)
 
 
-async def verify_password_async(
-    password: str, password_hash: str | None
-) -> tuple[bool, str | None]:
-    return await run_in_threadpool(verify_password, password, password_hash)
+class PasswordChecks:
+    """At most ``limit`` sign-in password checks at once in this process; the rest wait.
+
+    Each argon2 run takes tens of milliseconds of a core and 64 MiB: a flood of sign-ins
+    queues here (holding no database connection) instead of crowding out every other
+    request. One per application, made in ``create_app``.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._slots = asyncio.Semaphore(limit)
+
+    async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
+        async with self._slots:
+            return await run_in_threadpool(verify_password, password, password_hash)
