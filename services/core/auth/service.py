@@ -51,32 +51,14 @@ def _keys(email: str, client: ClientInfo) -> tuple[str, str]:
     return f"login:addr:{client.address or '-'}", f"login:email:{email.lower()}"
 
 
-async def _reserve(
-    session: AsyncSession, email: str, client: ClientInfo, settings: Settings, now: datetime
-) -> int | None:
-    """Count this attempt against its address and its email before any hashing.
-
-    Answers None when it may go on, or the seconds to wait. The count comes first, so
-    parallel attempts cannot all pass a check that none of them has counted in yet.
-    """
-    address_key, email_key = _keys(email, client)
-    address = await throttle.hit(
-        session,
-        address_key,
-        limit=settings.login_address_max_failures,
-        window=timedelta(minutes=settings.login_address_window_minutes),
-        now=now,
-    )
-    if not address.allowed:
-        return address.retry_after
-    account = await throttle.hit(
-        session,
-        email_key,
-        limit=settings.login_max_failures,
-        window=timedelta(minutes=settings.login_lockout_minutes),
-        now=now,
-    )
-    return None if account.allowed else account.retry_after
+async def _hit(database: Database, key: str, limit: int, minutes: int) -> throttle.Hit:
+    """One counter hit in a transaction of its own: the address counter is one row every
+    sign-in from that address updates, so its lock is held for one statement, not for the
+    rest of a unit of work (else a flood from one address queues on it, holding connections)."""
+    async with database.session_scope() as session:
+        return await throttle.hit(
+            session, key, limit=limit, window=timedelta(minutes=minutes), now=clock.utcnow()
+        )
 
 
 @dataclass(frozen=True)
@@ -102,7 +84,7 @@ async def _open_session(
     *,
     client: ClientInfo,
     settings: Settings,
-    email: str,
+    email_key: str,
 ) -> IssuedToken | None:
     """The session for a checked password, unless the account changed while it was hashed
     (deactivated, or a new password: the lock waits for such an update to commit)."""
@@ -122,9 +104,7 @@ async def _open_session(
             update(User).where(User.id == account.id).values(password_hash=new_hash)
         )
     now = clock.utcnow()
-    address_key, email_key = _keys(email, client)
     await throttle.clear(session, email_key)
-    await throttle.forgive(session, address_key, now=now)  # the address throttle counts failures
     token = new_token()
     expires_at = now + timedelta(hours=settings.session_max_hours)
     session.add(
@@ -157,28 +137,38 @@ async def login(
     client: ClientInfo,
     settings: Settings,
 ) -> IssuedToken:
-    """Sign in, in two short transactions around the password check, which holds no
-    database connection: a flood of sign-ins queues for ``checks`` and leaves the pool to
-    everyone else.
+    """Sign in, in short transactions around the password check, which holds no database
+    connection: a flood of sign-ins queues for ``checks`` and leaves the pool to everyone
+    else.
 
-    A failure stays counted (the reserved hit is kept). A real account's failure is audited;
-    an unknown email's is only counted, in a row the housekeeping task deletes.
+    A failure stays counted (the reserved hits are kept). A success clears the email's count
+    and takes back its hit on the address (that throttle counts failures). A real account's
+    failure is audited; an unknown email's is only counted, in a row the housekeeping task
+    deletes.
     """
     email = email.strip()
+    address_key, email_key = _keys(email, client)
+    # Each attempt is counted before any hashing, so parallel attempts cannot all pass a
+    # check that none of them has counted in yet. The address first: once it is refused,
+    # the emails it tries are not counted any more.
+    for key, limit, minutes in (
+        (address_key, settings.login_address_max_failures, settings.login_address_window_minutes),
+        (email_key, settings.login_max_failures, settings.login_lockout_minutes),
+    ):
+        hit = await _hit(database, key, limit, minutes)
+        if not hit.allowed:
+            raise TooManyRequests(
+                "Too many failed sign-in attempts. Try again later.", retry_after=hit.retry_after
+            )
     async with database.session_scope() as session:
-        wait = await _reserve(session, email, client, settings, clock.utcnow())
-        account = None if wait is not None else await _account(session, email)
-    if wait is not None:
-        raise TooManyRequests(
-            "Too many failed sign-in attempts. Try again later.", retry_after=wait
-        )
+        account = await _account(session, email)
     # Same work whether or not the address exists: one argon2 verification either way.
     valid, new_hash = await checks.verify(password, account.password_hash if account else None)
     issued = None
     async with database.session_scope() as session:
         if account is not None and valid and account.is_active:
             issued = await _open_session(
-                session, account, new_hash, client=client, settings=settings, email=email
+                session, account, new_hash, client=client, settings=settings, email_key=email_key
             )
         if issued is None and account is not None:
             await audit.record(
@@ -191,6 +181,8 @@ async def login(
             )
     if issued is None:
         raise Unauthorized(BAD_CREDENTIALS)
+    async with database.session_scope() as session:  # the hot row again: by itself
+        await throttle.forgive(session, address_key, now=clock.utcnow())
     return issued
 
 
