@@ -117,30 +117,32 @@ async def poll_me(client: httpx.AsyncClient, token: str, phase: Phase, done: asy
 
 
 async def flood(
-    base: str, forms: list[dict[str, str]], knobs: Knobs, phase: Phase, done: asyncio.Event
+    clients: list[httpx.AsyncClient],
+    forms: list[dict[str, str]],
+    knobs: Knobs,
+    phase: Phase,
+    done: asyncio.Event,
 ) -> None:
     pending = iter(forms)
     deadline = time.monotonic() + knobs.seconds
-    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
-    async def one_client() -> None:
-        async with httpx.AsyncClient(base_url=base, limits=one, timeout=knobs.seconds) as client:
-            for form in pending:  # shared: each form is taken once
-                if time.monotonic() > deadline:
-                    return
-                start = time.perf_counter()
-                try:
-                    status = (await client.post(TOKEN, data=form)).status_code
-                except httpx.HTTPError as error:
-                    status = 0  # a dropped connection counts as a failure
-                    if len(phase.failures) < 5:
-                        phase.failures.append(repr(error))
-                phase.latencies.append(time.perf_counter() - start)
-                phase.statuses[status] += 1
+    async def one_client(client: httpx.AsyncClient) -> None:
+        for form in pending:  # shared: each form is taken once
+            if time.monotonic() > deadline:
+                return
+            start = time.perf_counter()
+            try:
+                status = (await client.post(TOKEN, data=form)).status_code
+            except httpx.HTTPError as error:
+                status = 0  # a dropped connection counts as a failure
+                if len(phase.failures) < 5:
+                    phase.failures.append(repr(error))
+            phase.latencies.append(time.perf_counter() - start)
+            phase.statuses[status] += 1
 
     start = time.perf_counter()
     try:
-        await asyncio.gather(*(one_client() for _ in range(knobs.clients)))
+        await asyncio.gather(*(one_client(client) for client in clients))
     finally:
         phase.seconds = time.perf_counter() - start
         done.set()
@@ -148,6 +150,27 @@ async def flood(
 
 async def measure(base: str, token: str, knobs: Knobs) -> dict[str, Phase]:
     phases = {"quiet": Phase(), "flood": Phase(), "logins": Phase()}
+    # Made before anything is measured: building 100 clients blocks this process's event
+    # loop for seconds, long enough for the server to close the reader's idle connection.
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [
+        httpx.AsyncClient(base_url=base, limits=one, timeout=knobs.seconds)
+        for _ in range(knobs.clients)
+    ]
+    try:
+        return await _measure(base, token, knobs, clients, phases)
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def _measure(
+    base: str,
+    token: str,
+    knobs: Knobs,
+    clients: list[httpx.AsyncClient],
+    phases: dict[str, Phase],
+) -> dict[str, Phase]:
     async with httpx.AsyncClient(base_url=base, timeout=120) as reader:
         headers = {"Authorization": f"Bearer {token}"}
         for _ in range(WARMUP):
@@ -161,7 +184,7 @@ async def measure(base: str, token: str, knobs: Knobs) -> dict[str, Phase]:
         done = asyncio.Event()
         await asyncio.gather(
             poll_me(reader, token, phases["flood"], done),
-            flood(base, sign_ins(knobs.logins), knobs, phases["logins"], done),
+            flood(clients, sign_ins(knobs.logins), knobs, phases["logins"], done),
         )
     return phases
 
