@@ -17,6 +17,7 @@ from services.checkins.router import router as checkins_router
 from services.clinic.router import router as clinic_router
 from services.core import db_roles
 from services.core.audit.router import router as audit_router
+from services.core.auth.passwords import PasswordChecks
 from services.core.auth.router import router as auth_router
 from services.core.auth.users_router import router as users_router
 from services.core.body_limit import BodyLimitMiddleware
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = db
+    app.state.password_checks = PasswordChecks(settings.login_hash_concurrency)
     app.state.metrics_sources = [messaging_metrics.exposition, checkin_metrics.exposition]
     install_error_handlers(app)
     install_openapi(app)

@@ -26,8 +26,9 @@ from services.clinic.models import (
     WorkingHours,
 )
 from services.core.audit.models import AuditEvent
-from services.core.auth.models import AuthSession, LoginFailure, User
+from services.core.auth.models import AuthSession, User
 from services.core.database import Base
+from services.core.throttle.models import ThrottleCounter
 from services.messaging.models import InboundSms, Message, MessageEvent, MessageLink
 from services.notes.models import (
     NoteAddendum,
@@ -54,7 +55,6 @@ __all__ = [
     "IdempotencyKey",
     "InboundSms",
     "Location",
-    "LoginFailure",
     "Message",
     "MessageEvent",
     "MessageLink",
@@ -71,6 +71,7 @@ __all__ = [
     "Room",
     "ScheduleException",
     "StatusChange",
+    "ThrottleCounter",
     "User",
     "VisitNote",
     "WaitlistEntry",

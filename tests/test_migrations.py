@@ -20,7 +20,7 @@ SCRATCH_DB = "clinic_test_migrations"
 EXPECTED_TABLES = {
     "users",
     "auth_sessions",
-    "login_failures",
+    "throttle_counters",
     "audit_events",
     # clinic setup
     "locations",

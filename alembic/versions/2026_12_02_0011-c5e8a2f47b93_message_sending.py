@@ -6,7 +6,7 @@ died. The history trigger records the new status like any other (it copies every
 status).
 
 Revision ID: c5e8a2f47b93
-Revises: 9c3e7a51d2f8
+Revises: b7d41e9c2a10
 Create Date: 2026-12-02 09:00:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c5e8a2f47b93"
-down_revision: str | None = "9c3e7a51d2f8"
+down_revision: str | None = "b7d41e9c2a10"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

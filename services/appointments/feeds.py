@@ -23,6 +23,7 @@ from services.appointments.models import FREED, Appointment, CalendarFeed
 from services.clinic.service import AppointmentType, Location, Practitioner, get_practitioner
 from services.core import audit, clock
 from services.core.auth.access import authorize
+from services.core.auth.models import User
 from services.core.auth.roles import Role
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
@@ -143,25 +144,38 @@ def initials(given_name: str, family_name: str) -> str:
 
 
 async def render_feed(
-    session: AsyncSession, token: str, *, secret_key: str, client: ClientInfo
+    session: AsyncSession,
+    token: str,
+    *,
+    secret_key: str,
+    max_age: timedelta,
+    client: ClientInfo,
 ) -> bytes:
     """The practitioner's appointments that hold time, 30 days back to 180 ahead, as iCalendar.
 
-    An unknown, malformed or revoked token is the same 404: the answer says nothing about
-    which. A served feed sets ``last_used_at`` and leaves one audit row (no actor).
+    An unknown, malformed, revoked or expired token (older than ``max_age``), and the feed
+    of a practitioner whose user is deactivated or no longer a chiropractor, are the same
+    404: the answer says nothing about which. A served feed sets ``last_used_at`` and
+    leaves one audit row (no actor).
     """
+    now = clock.utcnow()
     feed = await session.scalar(
         select(CalendarFeed)
+        .join(Practitioner, Practitioner.id == CalendarFeed.practitioner_id)
+        .join(User, User.id == Practitioner.user_id)
         .where(
             CalendarFeed.token_hash == token_digest(token, secret_key),
             CalendarFeed.revoked_at.is_(None),
+            CalendarFeed.created_at > now - max_age,
+            # A long-lived secret is only as good as the access of the person it serves.
+            User.is_active.is_(True),
+            User.roles.contains([Role.chiropractor.value]),
         )
-        .with_for_update()
+        .with_for_update(of=CalendarFeed)
     )
     if feed is None:
         raise NotFound("No calendar feed at this address.", headers=NO_STORE)
     practitioner = await get_practitioner(session, feed.practitioner_id)
-    now = clock.utcnow()
     # Only the initials leave the database: no names, no notes.
     rows = (
         await session.execute(

@@ -4,6 +4,7 @@ publicly at /ical/{token}.ics (the secret address is the credential)."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response, status
@@ -87,7 +88,10 @@ async def revoke_feed(
             "description": "The practitioner's appointments, 30 days back to 180 days ahead",
             "content": {"text/calendar": {"schema": {"type": "string"}}},
         },
-        404: {"description": "No feed at this address (unknown or revoked: the same answer)"},
+        404: {
+            "description": "No feed at this address (unknown, revoked, expired, or its"
+            " practitioner's user deactivated or no longer a chiropractor: the same answer)"
+        },
     },
 )
 async def calendar_feed(
@@ -98,7 +102,13 @@ async def calendar_feed(
 ) -> Response:
     """An iCalendar feed (RFC 5545) for calendar apps; no sign-in, the address is the secret.
     Events show patient initials and the appointment type only."""
-    body = await feeds.render_feed(session, token, secret_key=settings.secret_key, client=client)
+    body = await feeds.render_feed(
+        session,
+        token,
+        secret_key=settings.secret_key,
+        max_age=timedelta(days=settings.feed_max_days),
+        client=client,
+    )
     return Response(body, media_type="text/calendar; charset=utf-8", headers=feeds.NO_STORE)
 
 

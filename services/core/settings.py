@@ -123,6 +123,22 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(default=12, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
+    login_address_max_failures: int = Field(
+        default=30,
+        ge=1,
+        description="Failed sign-ins from one client address, per window, before it gets 429.",
+    )
+    login_address_window_minutes: int = Field(
+        default=15, ge=1, description="The window of the per-address sign-in throttle."
+    )
+    login_hash_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Password checks (argon2) one API process runs at once; the rest queue.",
+    )
+    feed_max_days: int = Field(
+        default=365, ge=1, description="A calendar feed address stops working this long after."
+    )
 
     db_pool_size: int = Field(default=10, ge=1)
     health_timeout_seconds: float = Field(default=2.0, gt=0)

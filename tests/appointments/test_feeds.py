@@ -9,13 +9,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.feeds import token_digest
 from services.appointments.models import CalendarFeed
-from services.core import tokens
+from services.core import clock, tokens
 from services.core.audit.models import AuditEvent
+from services.core.auth.models import User
 from services.core.auth.roles import Role
 from services.core.settings import Settings
 from tests.appointments.conftest import Scheduling, add_patient
@@ -177,6 +178,40 @@ async def test_revoked_unknown_and_malformed_addresses_are_the_same_404(
         {k: v for k, v in a.json().items() if k not in ("instance", "request_id")} for a in answers
     ]
     assert all(b == bodies[0] for b in bodies)
+
+
+def _same_page(answer: httpx.Response) -> dict[str, object]:
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "no-store" in answer.headers["cache-control"]
+    return {k: v for k, v in answer.json().items() if k not in ("instance", "request_id")}
+
+
+@pytest.mark.parametrize("change", ["deactivated", "no longer a chiropractor", "expired"])
+async def test_a_feed_stops_answering_with_its_holders_access_or_its_age(
+    change: str,
+    client: httpx.AsyncClient,
+    scheduling: Scheduling,
+    session: AsyncSession,
+    settings: Settings,
+) -> None:
+    """The address is a long-lived secret: it works only while the practitioner's user is
+    an active chiropractor, and for CLINIC_FEED_MAX_DAYS; after that, the unknown page."""
+    url = await new_feed(client, scheduling)
+    user = update(User).where(User.id == scheduling.doctor.user.id)
+    age = update(CalendarFeed).where(CalendarFeed.practitioner_id == scheduling.practitioner.id)
+    max_age = timedelta(days=settings.feed_max_days)
+    if change == "expired":
+        await session.execute(age.values(created_at=clock.utcnow() - max_age + timedelta(hours=1)))
+        assert (await client.get(url)).status_code == 200  # not quite old enough
+        await session.execute(age.values(created_at=clock.utcnow() - max_age))
+    elif change == "deactivated":
+        await session.execute(user.values(is_active=False))
+    else:
+        await session.execute(user.values(roles=["admin", "front_desk"]))
+    gone = await client.get(url)
+    unknown = await client.get(f"/ical/{tokens.new_token()}.ics")
+    assert _same_page(gone) == _same_page(unknown)
 
 
 async def test_only_the_practitioner_or_an_admin_manages_feeds(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench import checkins, http, messaging, scheduling, search
+from tests.bench import checkins, http, login, messaging, scheduling, search
 
 if __name__ == "__main__":
     http.main()
@@ -14,3 +14,5 @@ if __name__ == "__main__":
     messaging.main()
     print()
     checkins.main()
+    print()
+    login.main()

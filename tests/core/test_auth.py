@@ -5,15 +5,19 @@ import time
 from datetime import timedelta
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import clock
 from services.core.audit.models import AuditEvent
-from services.core.auth.models import AuthSession, LoginFailure
+from services.core.auth.models import AuthSession
 from services.core.auth.roles import Role
 from services.core.settings import Settings
+from services.core.throttle.models import ThrottleCounter
+from services.core.throttle.service import purge_expired
 from tests.factories import PASSWORD, Factory
+from tests.live import asgi_client
 
 TOKEN_URL = "/api/v1/auth/token"
 
@@ -77,6 +81,10 @@ async def test_login_takes_as_long_for_an_unknown_email_as_for_a_wrong_password(
     assert 0.5 < unknown / known < 2.0, (known, unknown)
 
 
+async def _audit_rows(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+
+
 async def test_repeated_failures_lock_the_account_out_with_429(
     client: httpx.AsyncClient, factory: Factory, settings: Settings, session: AsyncSession
 ) -> None:
@@ -87,18 +95,29 @@ async def test_repeated_failures_lock_the_account_out_with_429(
     assert locked.status_code == 429
     assert locked.headers["content-type"] == "application/problem+json"
     retry_after = int(locked.headers["retry-after"])
-    assert 0 < retry_after <= settings.login_lockout_minutes * 60 + 1
+    assert 0 < retry_after <= settings.login_lockout_minutes * 60
     # The failures were kept although each request answered 401, and each was audited.
-    failures = await session.scalar(
-        select(func.count()).select_from(LoginFailure).where(LoginFailure.email == user.email)
+    hits = await session.scalar(
+        select(ThrottleCounter.hits).where(ThrottleCounter.key == f"login:email:{user.email}")
     )
-    assert failures == settings.login_max_failures
+    assert hits == settings.login_max_failures + 1  # the refused attempt counts too
     audited = await session.scalar(
         select(func.count())
         .select_from(AuditEvent)
         .where(AuditEvent.action == "login_failed", AuditEvent.resource_id == str(user.id))
     )
     assert audited == settings.login_max_failures
+
+
+async def test_a_success_clears_the_accounts_count(
+    client: httpx.AsyncClient, factory: Factory, settings: Settings
+) -> None:
+    user = await factory.user(Role.front_desk)
+    for _ in range(settings.login_max_failures - 1):
+        assert (await _login(client, user.email, "guess")).status_code == 401
+    assert (await _login(client, user.email, PASSWORD)).status_code == 200
+    for _ in range(settings.login_max_failures):
+        assert (await _login(client, user.email, "guess")).status_code == 401
 
 
 async def test_lockout_ends_when_the_window_has_passed(
@@ -109,9 +128,9 @@ async def test_lockout_ends_when_the_window_has_passed(
         await _login(client, user.email, "guess")
     assert (await _login(client, user.email, PASSWORD)).status_code == 429
     await session.execute(
-        update(LoginFailure)
-        .where(LoginFailure.email == user.email)
-        .values(at=LoginFailure.at - timedelta(minutes=settings.login_lockout_minutes + 1))
+        update(ThrottleCounter)
+        .where(ThrottleCounter.key == f"login:email:{user.email}")
+        .values(window_ends_at=clock.utcnow() - timedelta(seconds=1))
     )
     assert (await _login(client, user.email, PASSWORD)).status_code == 200
 
@@ -123,6 +142,53 @@ async def test_unknown_emails_are_locked_out_too(
     for _ in range(settings.login_max_failures):
         await _login(client, email, "guess")
     assert (await _login(client, email, "guess")).status_code == 429
+
+
+async def test_unknown_email_failures_leave_no_row_but_a_purgeable_count(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """An attacker can send any number of made-up emails: none may grow an append-only
+    table (the audit trail) or any table the housekeeping does not empty."""
+    before = await _audit_rows(session)
+    for n in range(3):
+        assert (await _login(client, f"made-up-{n}@clinic.example", "guess")).status_code == 401
+    assert await _audit_rows(session) == before
+    keys = select(ThrottleCounter.key).where(ThrottleCounter.key.like("login:email:made-up-%"))
+    assert len((await session.scalars(keys)).all()) == 3
+    # Nothing is purged while a window is open; everything once it has ended.
+    purged_now = await session.run_sync(lambda s: purge_expired(s, clock.utcnow()))
+    assert len((await session.scalars(keys)).all()) == 3
+    later = clock.utcnow() + timedelta(days=1)
+    purged_later = await session.run_sync(lambda s: purge_expired(s, later))
+    assert (await session.scalars(keys)).all() == []
+    assert purged_later >= 3 + 1 and purged_now == 0  # the three emails and the address
+
+
+async def test_a_client_address_is_throttled_whichever_emails_it_tries(
+    app: FastAPI, factory: Factory, settings: Settings, session: AsyncSession
+) -> None:
+    """Spraying passwords over many accounts from one address: each account stays under its
+    own lockout, the address does not. Successes do not count (a clinic behind one NAT)."""
+    limit = settings.login_address_max_failures
+    user = await factory.user(Role.front_desk)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4711))
+    async with httpx.AsyncClient(transport=transport, base_url="http://clinic.test") as sprayer:
+        for n in range(limit):
+            if n % 3 == 0:  # the sprayer's own account signs in now and then
+                assert (await _login(sprayer, user.email, PASSWORD)).status_code == 200
+            assert (await _login(sprayer, f"target-{n}@clinic.example", "guess")).status_code == 401
+        refused = await _login(sprayer, "one-more@clinic.example", "guess")
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 0 < int(refused.headers["retry-after"]) <= settings.login_address_window_minutes * 60
+        # Refused before any account is looked at: even the right password waits.
+        assert (await _login(sprayer, user.email, PASSWORD)).status_code == 429
+    async with asgi_client(app) as elsewhere:  # another address is not affected
+        assert (await _login(elsewhere, user.email, PASSWORD)).status_code == 200
+    hits = await session.scalar(
+        select(ThrottleCounter.hits).where(ThrottleCounter.key == "login:addr:203.0.113.7")
+    )
+    assert hits == limit + 2
 
 
 async def test_logout_revokes_the_token(client: httpx.AsyncClient, factory: Factory) -> None:

@@ -47,7 +47,7 @@ EXPECTED = {
     **dict.fromkeys(
         (
             "auth_sessions",
-            "login_failures",
+            "throttle_counters",
             "idempotency_keys",
             "practitioner_locations",
             "working_hours",

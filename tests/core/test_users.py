@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import uuid
+
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.audit.models import AuditEvent
+from services.core.auth import users
+from services.core.auth.models import User
 from services.core.auth.roles import Role
-from tests.factories import Factory
+from services.core.auth.schemas import UserUpdate
+from services.core.auth.service import Principal
+from services.core.deps import ClientInfo
+from services.core.errors import Conflict
+from tests.factories import Factory, Staff
 
 USERS = "/api/v1/users"
 
@@ -97,31 +106,89 @@ async def test_update_needs_if_match_and_refuses_a_stale_one(
     assert (await client.get(url, headers=admin.headers)).json()["full_name"] == "Renamed"
 
 
-async def test_the_last_active_admin_cannot_be_demoted_or_deactivated(
+async def _patch(
+    client: httpx.AsyncClient, url: str, body: dict[str, object], actor: Staff
+) -> httpx.Response:
+    etag = (await client.get(url, headers=actor.headers)).headers["etag"]
+    return await client.patch(url, json=body, headers={**actor.headers, "If-Match": etag})
+
+
+async def test_an_admin_cannot_change_their_own_roles_or_deactivate_themselves(
     client: httpx.AsyncClient, factory: Factory, session: AsyncSession
 ) -> None:
-    from sqlalchemy import update
-
-    from services.core.auth.models import User
-
     admin = await factory.staff(Role.admin)
-    # Make this the only active admin in the test's view of the database.
-    await session.execute(update(User).where(User.id != admin.user.id).values(is_active=False))
     url = f"{USERS}/{admin.user.id}"
-    etag = (await client.get(url, headers=admin.headers)).headers["etag"]
-    demote = await client.patch(
-        url, json={"roles": ["front_desk"]}, headers={**admin.headers, "If-Match": etag}
+    bodies: list[dict[str, object]] = [
+        {"roles": ["front_desk"]},
+        {"roles": ["admin", "chiropractor"]},  # adding counts as a change too
+        {"is_active": False},
+    ]
+    for body in bodies:
+        refused = await _patch(client, url, body, admin)
+        assert refused.status_code == 403, body
+        assert refused.headers["content-type"] == "application/problem+json"
+    # Their own name, password, and the roles they already have are fine.
+    same = await _patch(client, url, {"full_name": "Still Admin", "roles": ["admin"]}, admin)
+    assert same.status_code == 200
+    assert same.json()["roles"] == ["admin"]
+    # Another admin can.
+    other = await factory.staff(Role.admin)
+    assert (await _patch(client, url, {"roles": ["chiropractor"]}, other)).status_code == 200
+    assert (await _patch(client, url, {"is_active": False}, other)).status_code == 200
+
+
+async def test_a_role_change_is_audited_with_the_roles_before_and_after(
+    client: httpx.AsyncClient, factory: Factory, session: AsyncSession
+) -> None:
+    admin = await factory.staff(Role.admin)
+    target = await factory.user(Role.chiropractor)
+    url = f"{USERS}/{target.id}"
+    changed = await _patch(client, url, {"roles": ["front_desk", "chiropractor"]}, admin)
+    assert changed.status_code == 200
+    renamed = await _patch(client, url, {"full_name": "Renamed"}, admin)
+    assert renamed.status_code == 200
+    events = (
+        await session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.resource_id == str(target.id), AuditEvent.action == "update")
+            .order_by(AuditEvent.id)
+        )
+    ).all()
+    assert [e.detail for e in events] == [
+        {
+            "fields": ["roles"],
+            "roles_before": ["chiropractor"],
+            "roles_after": ["chiropractor", "front_desk"],
+        },
+        {"fields": ["full_name"]},
+    ]
+    assert all(e.actor_id == admin.user.id for e in events)
+
+
+async def test_the_last_active_admin_cannot_be_demoted_or_deactivated(
+    factory: Factory, session: AsyncSession
+) -> None:
+    """Reached only by a race now (two admins demoting each other; an admin deactivated
+    while their request is in flight): the guard still holds."""
+    admin = await factory.staff(Role.admin)
+    late = await factory.user(Role.admin, active=False)  # deactivated mid-request
+    await session.execute(
+        update(User).where(User.id.not_in([admin.user.id, late.id])).values(is_active=False)
     )
-    assert demote.status_code == 409
-    deactivate = await client.patch(
-        url, json={"is_active": False}, headers={**admin.headers, "If-Match": etag}
-    )
-    assert deactivate.status_code == 409
-    second = await factory.staff(Role.admin)
-    demote_now = await client.patch(
-        url, json={"roles": ["chiropractor"]}, headers={**second.headers, "If-Match": etag}
-    )
-    assert demote_now.status_code == 200
+    admin_id = admin.user.id
+    actor = Principal(late.id, uuid.uuid4(), late.email, late.full_name, frozenset({Role.admin}))
+    client_info = ClientInfo(address=None, request_id=None)
+    for change in (UserUpdate(roles=[Role.front_desk]), UserUpdate(is_active=False)):
+        with pytest.raises(Conflict):  # each attempt rolled back, as its request would be
+            async with session.begin_nested():
+                await users.update_user(
+                    session,
+                    admin_id,
+                    change,
+                    if_match='"1"',
+                    actor=actor,
+                    client=client_info,
+                )
 
 
 async def test_a_password_change_ends_the_users_sessions(

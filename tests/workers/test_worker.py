@@ -99,7 +99,7 @@ def test_a_worker_process_runs_a_task_against_the_database(
 ) -> None:
     user_id = _insert_sessions(worker_db)
     result = client_app.send_task(PURGE, queue=queue)
-    assert result.get(timeout=60) == {"sessions": 1, "login_failures": 0, "idempotency_keys": 0}
+    assert result.get(timeout=60) == {"sessions": 1, "throttle_counters": 0, "idempotency_keys": 0}
     with psycopg.connect(worker_db) as connection:
         left = connection.execute(
             "SELECT count(*) FROM auth_sessions WHERE user_id = %s", (user_id,)
@@ -107,7 +107,7 @@ def test_a_worker_process_runs_a_task_against_the_database(
     assert left == (1,)  # the live session stays
     # Idempotent: a redelivered copy of the same task finds nothing more to do.
     again = client_app.send_task(PURGE, queue=queue)
-    assert again.get(timeout=60) == {"sessions": 0, "login_failures": 0, "idempotency_keys": 0}
+    assert again.get(timeout=60) == {"sessions": 0, "throttle_counters": 0, "idempotency_keys": 0}
     assert worker.poll() is None
 
 

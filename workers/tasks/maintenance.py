@@ -1,4 +1,4 @@
-"""Housekeeping: drop sessions, failed-login rows and idempotency keys nobody can use any more."""
+"""Housekeeping: drop sessions, throttle counters and idempotency keys nobody can use any more."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from services.appointments.models import IdempotencyKey
 from services.core import clock
-from services.core.auth.models import AuthSession, LoginFailure
+from services.core.auth.models import AuthSession
 from services.core.database import sync_session_scope
-from services.core.settings import get_settings
+from services.core.throttle.service import purge_expired as purge_expired_counters
 from workers.app import celery_app
 from workers.db import engine
 
@@ -27,10 +27,8 @@ def _deleted(session: Session, statement: Delete) -> int:
 @celery_app.task(name="workers.tasks.maintenance.purge_expired_sessions")
 def purge_expired_sessions() -> dict[str, int]:
     """Idempotent: running it twice deletes nothing the second time."""
-    settings = get_settings()
     now = clock.utcnow()
     cutoff = now - KEEP_ENDED_SESSIONS
-    lockout_window = timedelta(minutes=settings.login_lockout_minutes)
     with sync_session_scope(engine()) as session:
         sessions = _deleted(
             session,
@@ -38,11 +36,9 @@ def purge_expired_sessions() -> dict[str, int]:
                 or_(AuthSession.expires_at < cutoff, AuthSession.revoked_at < cutoff)
             ),
         )
-        failures = _deleted(
-            session, delete(LoginFailure).where(LoginFailure.at < now - lockout_window)
-        )
+        counters = purge_expired_counters(session, now)
         keys = _deleted(session, delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
-    return {"sessions": sessions, "login_failures": failures, "idempotency_keys": keys}
+    return {"sessions": sessions, "throttle_counters": counters, "idempotency_keys": keys}
 
 
 @celery_app.task(name="workers.tasks.maintenance.ping")

@@ -1,22 +1,11 @@
-"""Staff users, their server-side sessions, and failed logins (for lockout)."""
+"""Staff users and their server-side sessions."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    DateTime,
-    ForeignKey,
-    Identity,
-    Index,
-    LargeBinary,
-    String,
-    func,
-    text,
-)
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, LargeBinary, String, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, CITEXT
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -62,13 +51,3 @@ class AuthSession(Base):
     client_addr: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(lazy="raise")
-
-
-class LoginFailure(Base):
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_email_at", "email", "at"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    email: Mapped[str] = mapped_column(CITEXT)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    client_addr: Mapped[str | None] = mapped_column(String(64))

@@ -2,20 +2,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, status
+from fastapi import APIRouter, Form, Request, status
 
 from services.core.auth import service
 from services.core.auth.deps import CurrentPrincipal
+from services.core.auth.passwords import PasswordChecks
 from services.core.auth.schemas import TokenOut, UserOut
 from services.core.auth.users import get_user
-from services.core.deps import ClientDep, SessionDep, SettingsDep
+from services.core.deps import ClientDep, SessionDep, SettingsDep, get_database
 from services.core.types import NO_NUL
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 _LOGIN_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"description": "Wrong email or password"},
-    429: {"description": "Locked out after repeated failures"},
+    429: {"description": "Too many failed sign-ins for this email or from this address"},
 }
 
 
@@ -23,13 +24,16 @@ _LOGIN_ERRORS: dict[int | str, dict[str, object]] = {
 async def issue_token(
     username: Annotated[str, Form(max_length=320, pattern=NO_NUL, description="Email")],
     password: Annotated[str, Form(max_length=1024, pattern=NO_NUL)],
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
     client: ClientDep,
 ) -> TokenOut:
     """Sign in (OAuth2 password form): email as ``username``; answers a bearer token."""
+    # No SessionDep: a request-long transaction would hold a connection through argon2.
+    checks: PasswordChecks = request.app.state.password_checks
     issued = await service.login(
-        session,
+        get_database(request),
+        checks,
         email=username,
         password=password,
         client=client,

@@ -6,16 +6,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core import audit, clock
-from services.core.auth.models import AuthSession, LoginFailure, User
-from services.core.auth.passwords import verify_password_async
+from services.core.auth.models import AuthSession, User
+from services.core.auth.passwords import PasswordChecks
 from services.core.auth.roles import Role
+from services.core.database import Database
 from services.core.deps import ClientInfo
 from services.core.errors import TooManyRequests, Unauthorized
 from services.core.settings import Settings
+from services.core.throttle import service as throttle
 from services.core.tokens import hash_token, new_token
 
 # last_seen_at is written at most this often, so a burst of requests is not a burst of UPDATEs.
@@ -44,63 +46,70 @@ class IssuedToken:
     expires_at: datetime
 
 
-async def _raise_if_locked_out(session: AsyncSession, email: str, settings: Settings) -> None:
-    window_start = clock.utcnow() - timedelta(minutes=settings.login_lockout_minutes)
-    failures, oldest = (
+def _keys(email: str, client: ClientInfo) -> tuple[str, str]:
+    """The throttle counters of a sign-in: its client address and the email it names."""
+    return f"login:addr:{client.address or '-'}", f"login:email:{email.lower()}"
+
+
+async def _hit(database: Database, key: str, limit: int, minutes: int) -> throttle.Hit:
+    """One counter hit in a transaction of its own: the address counter is one row every
+    sign-in from that address updates, so its lock is held for one statement, not for the
+    rest of a unit of work (else a flood from one address queues on it, holding connections)."""
+    async with database.session_scope() as session:
+        return await throttle.hit(
+            session, key, limit=limit, window=timedelta(minutes=minutes), now=clock.utcnow()
+        )
+
+
+@dataclass(frozen=True)
+class _Account:
+    id: uuid.UUID
+    password_hash: str
+    is_active: bool
+
+
+async def _account(session: AsyncSession, email: str) -> _Account | None:
+    row = (
         await session.execute(
-            select(func.count(), func.min(LoginFailure.at)).where(
-                LoginFailure.email == email, LoginFailure.at > window_start
-            )
+            select(User.id, User.password_hash, User.is_active).where(User.email == email)
         )
-    ).one()
-    if failures >= settings.login_max_failures:
-        unlock_at = oldest + timedelta(minutes=settings.login_lockout_minutes)
-        retry_after = max(1, int((unlock_at - clock.utcnow()).total_seconds()) + 1)
-        raise TooManyRequests(
-            "Too many failed sign-in attempts. Try again later.", retry_after=retry_after
-        )
+    ).one_or_none()
+    return _Account(*row) if row else None
 
 
-async def _record_failure(
-    session: AsyncSession, email: str, user_id: uuid.UUID | None, client: ClientInfo
-) -> None:
-    session.add(LoginFailure(email=email, at=clock.utcnow(), client_addr=client.address))
-    await audit.record(
-        session,
-        actor_id=None,
-        action="login_failed",
-        resource_type="user",
-        resource_id=user_id,
-        client=client,
-    )
-
-
-async def login(
+async def _open_session(
     session: AsyncSession,
+    account: _Account,
+    new_hash: str | None,
     *,
-    email: str,
-    password: str,
     client: ClientInfo,
     settings: Settings,
-) -> IssuedToken:
-    email = email.strip()
-    await _raise_if_locked_out(session, email, settings)
-    user = await session.scalar(select(User).where(User.email == email))
-    # Same work whether or not the address exists: one argon2 verification either way.
-    valid, new_hash = await verify_password_async(password, user.password_hash if user else None)
-    if user is None or not valid or not user.is_active:
-        await _record_failure(session, email, user.id if user else None, client)
-        # keep_changes: the failure must count toward the lockout and stay audited.
-        raise Unauthorized(BAD_CREDENTIALS, keep_changes=True)
+    email_key: str,
+) -> IssuedToken | None:
+    """The session for a checked password, unless the account changed while it was hashed
+    (deactivated, or a new password: the lock waits for such an update to commit)."""
+    unchanged = await session.scalar(
+        select(User.id)
+        .where(
+            User.id == account.id,
+            User.is_active.is_(True),
+            User.password_hash == account.password_hash,
+        )
+        .with_for_update()
+    )
+    if unchanged is None:
+        return None
     if new_hash is not None:
-        await session.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
-    await session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+        await session.execute(
+            update(User).where(User.id == account.id).values(password_hash=new_hash)
+        )
     now = clock.utcnow()
+    await throttle.clear(session, email_key)
     token = new_token()
     expires_at = now + timedelta(hours=settings.session_max_hours)
     session.add(
         AuthSession(
-            user_id=user.id,
+            user_id=account.id,
             token_hash=hash_token(token, settings.secret_key),
             created_at=now,
             last_seen_at=now,
@@ -110,13 +119,71 @@ async def login(
     )
     await audit.record(
         session,
-        actor_id=user.id,
+        actor_id=account.id,
         action="login",
         resource_type="user",
-        resource_id=user.id,
+        resource_id=account.id,
         client=client,
     )
     return IssuedToken(token=token, expires_at=expires_at)
+
+
+async def login(
+    database: Database,
+    checks: PasswordChecks,
+    *,
+    email: str,
+    password: str,
+    client: ClientInfo,
+    settings: Settings,
+) -> IssuedToken:
+    """Sign in, in short transactions around the password check, which holds no database
+    connection: a flood of sign-ins queues for ``checks`` and leaves the pool to everyone
+    else.
+
+    A failure stays counted (the reserved hits are kept). A success clears the email's count
+    and takes back its hit on the address (that throttle counts failures). A real account's
+    failure is audited; an unknown email's is only counted, in a row the housekeeping task
+    deletes.
+    """
+    email = email.strip()
+    address_key, email_key = _keys(email, client)
+    # Each attempt is counted before any hashing, so parallel attempts cannot all pass a
+    # check that none of them has counted in yet. The address first: once it is refused,
+    # the emails it tries are not counted any more.
+    for key, limit, minutes in (
+        (address_key, settings.login_address_max_failures, settings.login_address_window_minutes),
+        (email_key, settings.login_max_failures, settings.login_lockout_minutes),
+    ):
+        hit = await _hit(database, key, limit, minutes)
+        if not hit.allowed:
+            raise TooManyRequests(
+                "Too many failed sign-in attempts. Try again later.", retry_after=hit.retry_after
+            )
+    async with database.session_scope() as session:
+        account = await _account(session, email)
+    # Same work whether or not the address exists: one argon2 verification either way.
+    valid, new_hash = await checks.verify(password, account.password_hash if account else None)
+    issued = None
+    async with database.session_scope() as session:
+        if account is not None and valid and account.is_active:
+            issued = await _open_session(
+                session, account, new_hash, client=client, settings=settings, email_key=email_key
+            )
+        if issued is None and account is not None:
+            await audit.record(
+                session,
+                actor_id=None,
+                action="login_failed",
+                resource_type="user",
+                resource_id=account.id,
+                client=client,
+            )
+    if issued is None:
+        raise Unauthorized(BAD_CREDENTIALS)
+    async with database.session_scope() as session:  # the hot row again: by itself
+        await throttle.forgive(session, address_key, now=clock.utcnow())
+    return issued
 
 
 async def authenticate(session: AsyncSession, token: str, settings: Settings) -> Principal:

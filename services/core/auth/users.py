@@ -15,7 +15,7 @@ from services.core.auth.roles import Role
 from services.core.auth.schemas import UserCreate, UserUpdate
 from services.core.auth.service import Principal, revoke_all_sessions
 from services.core.deps import ClientInfo
-from services.core.errors import Conflict, NotFound
+from services.core.errors import Conflict, Forbidden, NotFound
 from services.core.etag import check_version, expected_version
 from services.core.pagination import PageParams
 
@@ -89,11 +89,15 @@ async def update_user(
     user = await get_user(session, user_id, for_update=True)
     check_version(user.version, expected_version(if_match))
     changes = data.model_dump(exclude_unset=True)
+    roles_before = sorted(user.roles)
+    roles_after = sorted({r.value for r in data.roles}) if data.roles is not None else roles_before
+    if user.id == actor.user_id and (roles_after != roles_before or data.is_active is False):
+        # Another admin can; on a one-admin clinic, `clinic create-user` on the server.
+        raise Forbidden("You cannot change your own roles or deactivate yourself.")
     was_admin = Role.admin.value in user.roles and user.is_active
     if "full_name" in changes and data.full_name is not None:
         user.full_name = data.full_name
-    if "roles" in changes and data.roles is not None:
-        user.roles = sorted({r.value for r in data.roles})
+    user.roles = roles_after
     if "is_active" in changes and data.is_active is not None:
         user.is_active = data.is_active
     if "password" in changes and data.password is not None:
@@ -106,6 +110,9 @@ async def update_user(
         await revoke_all_sessions(session, user.id)
     user.updated_at = clock.utcnow()
     await session.flush()
+    detail: dict[str, object] = {"fields": sorted(changes)}
+    if roles_after != roles_before:
+        detail |= {"roles_before": roles_before, "roles_after": roles_after}
     await audit.record(
         session,
         actor_id=actor.user_id,
@@ -113,7 +120,7 @@ async def update_user(
         resource_type="user",
         resource_id=user.id,
         client=client,
-        detail={"fields": sorted(changes)},
+        detail=detail,
     )
     return user
 

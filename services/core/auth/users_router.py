@@ -59,6 +59,7 @@ async def get_user(
     "/{user_id}",
     response_model=UserOut,
     responses={
+        403: {"description": "Your own roles or deactivating yourself"},
         404: {"description": "No user"},
         409: {"description": "Would leave no active admin"},
     },
@@ -72,7 +73,8 @@ async def update_user(
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> UserOut:
-    """Change name, roles, password or active flag. Deactivating ends the user's sessions."""
+    """Change name, roles, password or active flag. Deactivating ends the user's sessions.
+    An admin cannot change their own roles or deactivate themselves (403): another admin can."""
     user = await users.update_user(
         session,
         user_id,
