@@ -34,12 +34,12 @@ from services.core.settings import Environment, Settings
 from services.messaging.models import Message
 from services.notes.models import Observation
 from tests.appointments.conftest import Scheduling, add_patient, make_scheduling
+from tests.bench import SECRET
 from tests.checkins.support import new_checkin, sent_checkin
 from tests.factories import Factory
 from tests.servers import Servers, migrate, start_test_servers
 
 BENCH_DB = "clinic_bench_checkins"
-SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuv"
 WARMUP = 20  # answers (and health checks) before the measured ones
 ROUNDS = 5
 CHART_REQUESTS = 30

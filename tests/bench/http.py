@@ -22,11 +22,11 @@ from services.core import clock
 from services.core.database import Database
 from services.core.settings import Environment, Settings
 from services.core.tokens import hash_token, new_token
+from tests.bench import SECRET
 from tests.factories import password_hash
 from tests.servers import Servers, migrate, start_test_servers
 
 BENCH_DB = "clinic_bench"
-SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuv"
 WARMUP = 50
 ROUNDS = 5
 ENDPOINTS = ("/healthz", "/api/v1/me", "/readyz")

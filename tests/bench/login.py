@@ -36,28 +36,24 @@ import psycopg
 
 from services.core import clock
 from services.core.tokens import hash_token, new_token
+from tests.bench import SECRET, env_int
 from tests.bench.scheduling import Phase, serving
 from tests.factories import PASSWORD, password_hash
 from tests.servers import Servers, migrate, start_test_servers
 
 BENCH_DB = "clinic_bench_login"
-SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuv"
 USERS = 50
 WARMUP = 20
 ME = "/api/v1/me"
 TOKEN = "/api/v1/auth/token"
 
 
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, str(default)))
-
-
 @dataclass(frozen=True)
 class Knobs:
-    logins: int = field(default_factory=lambda: _env_int("BENCH_LOGINS", 300))
-    clients: int = field(default_factory=lambda: _env_int("BENCH_LOGIN_CLIENTS", 100))
-    n: int = field(default_factory=lambda: _env_int("BENCH_N", 200))
-    seconds: float = field(default_factory=lambda: float(_env_int("BENCH_SECONDS", 300)))
+    logins: int = field(default_factory=lambda: env_int("BENCH_LOGINS", 300))
+    clients: int = field(default_factory=lambda: env_int("BENCH_LOGIN_CLIENTS", 100))
+    n: int = field(default_factory=lambda: env_int("BENCH_N", 200))
+    seconds: float = field(default_factory=lambda: float(env_int("BENCH_SECONDS", 300)))
 
 
 def seed(servers: Servers) -> str:

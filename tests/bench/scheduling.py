@@ -58,12 +58,12 @@ import psycopg
 
 from services.core import clock
 from services.core.tokens import hash_token, new_token
+from tests.bench import SECRET, env_int
 from tests.bench import schedule_data as data
 from tests.bench.serve import FLOOR_PATH
 from tests.factories import password_hash
 from tests.servers import ROOT, Servers, start_test_servers
 
-SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuv"
 BOOK_PATH = "/api/v1/appointments"
 WARMUP_BOOKINGS = 64
 WARMUP = 20
@@ -71,17 +71,13 @@ ROUNDS = 5
 STAFF_EMAIL = "frontdesk@bench.example"
 
 
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, str(default)))
-
-
 @dataclass(frozen=True)
 class Knobs:
-    bookings: int = field(default_factory=lambda: _env_int("BENCH_BOOKINGS", 2000))
-    clients: int = field(default_factory=lambda: _env_int("BENCH_CLIENTS", 32))
-    n: int = field(default_factory=lambda: _env_int("BENCH_N", 200))
-    pool_size: int = field(default_factory=lambda: _env_int("BENCH_POOL_SIZE", 10))
-    seconds: float = field(default_factory=lambda: float(_env_int("BENCH_SECONDS", 120)))
+    bookings: int = field(default_factory=lambda: env_int("BENCH_BOOKINGS", 2000))
+    clients: int = field(default_factory=lambda: env_int("BENCH_CLIENTS", 32))
+    n: int = field(default_factory=lambda: env_int("BENCH_N", 200))
+    pool_size: int = field(default_factory=lambda: env_int("BENCH_POOL_SIZE", 10))
+    seconds: float = field(default_factory=lambda: float(env_int("BENCH_SECONDS", 120)))
 
     @property
     def server_lifetime(self) -> float:
