@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,6 +42,18 @@ async def _begun(session: AsyncSession, message: Message, settings: Settings) ->
     return begun
 
 
+async def _booked_with_confirmation(
+    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
+) -> tuple[dict[str, Any], Message]:
+    """Monday 10:00 booked for a reachable patient, and its confirmation message."""
+    await reachable(session, clinic.patients[0])
+    made = await booked(client, clinic.desk, clinic.body(at(clinic.monday, "10:00")))
+    confirmation = next(
+        m for m in await messages_of(session, made["id"]) if m.kind == "confirmation"
+    )
+    return made, confirmation
+
+
 async def _record(
     session: AsyncSession, attempt: Attempt, result: str | SendFailure, settings: Settings
 ) -> str:
@@ -68,11 +81,7 @@ async def _reap(session: AsyncSession, *, sending_for: timedelta) -> list[object
 async def test_a_cancel_while_a_text_is_on_its_way_leaves_it_and_sends_a_notice(
     client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession, outbox: Settings
 ) -> None:
-    await reachable(session, clinic.patients[0])
-    made = await booked(client, clinic.desk, clinic.body(at(clinic.monday, "10:00")))
-    confirmation = next(
-        m for m in await messages_of(session, made["id"]) if m.kind == "confirmation"
-    )
+    made, confirmation = await _booked_with_confirmation(client, clinic, session)
     attempt = await _begun(session, confirmation, outbox)
     assert (confirmation.status, confirmation.attempts) == ("sending", 1)
     assert confirmation.sending_since is not None and confirmation.queued_at is None
@@ -151,11 +160,7 @@ async def test_the_reaper_resends_a_stale_send_and_drops_the_late_outcome_of_the
 async def test_a_transient_failure_after_the_wait_goes_back_to_pending(
     client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession, outbox: Settings
 ) -> None:
-    await reachable(session, clinic.patients[0])
-    made = await booked(client, clinic.desk, clinic.body(at(clinic.monday, "10:00")))
-    confirmation = next(
-        m for m in await messages_of(session, made["id"]) if m.kind == "confirmation"
-    )
+    _, confirmation = await _booked_with_confirmation(client, clinic, session)
     attempt = await _begun(session, confirmation, outbox)
 
     failure = SendFailure("TimeoutError", permanent=False)
