@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from services import wiring
 from services.appointments.router import router as appointments_router
 from services.checkins import metrics as checkin_metrics
 from services.checkins.router import router as checkins_router
@@ -30,6 +31,7 @@ from services.core.logging import configure_logging
 from services.core.middleware import RequestContextMiddleware
 from services.core.openapi import install_openapi
 from services.core.settings import Environment, Settings, SettingsError, get_settings
+from services.daysheet.router import router as daysheet_router
 from services.messaging import metrics as messaging_metrics
 from services.messaging.router import router as messaging_router
 from services.notes.patient_router import router as patient_notes_router
@@ -45,6 +47,7 @@ ROUTERS = (
     clinic_router,
     patients_router,
     appointments_router,
+    daysheet_router,
     notes_router,
     patient_notes_router,
     note_templates_router,
@@ -64,6 +67,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         settings.log_level, json=settings.log_json, cache=settings.env is not Environment.test
     )
     db = database or Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
+    # The composition root: whatever database it serves, its sessions announce to the
+    # subscribers wired here (an injected one too: tests and benchmarks run as production).
+    db.announce_to(wiring.events(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

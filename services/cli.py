@@ -17,6 +17,7 @@ import psycopg
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services import demo, wiring
 from services.core import bootstrap, db_roles
 from services.core.auth.roles import Role
 from services.core.auth.schemas import UserCreate
@@ -73,7 +74,9 @@ async def _unit_of_work(settings: Settings) -> AsyncIterator[AsyncSession]:
     """One transaction for a CLI command, on a short-lived engine."""
     if not settings.database_url:
         raise typer.BadParameter("set CLINIC_DATABASE_URL")
-    database = Database.from_url(settings.database_url, null_pool=True)
+    database = Database.from_url(
+        settings.database_url, null_pool=True, events=wiring.events(settings)
+    )
     try:
         async with database.session_scope() as session:
             yield session
@@ -94,7 +97,7 @@ async def _bootstrap(settings: Settings, *, seed: bool) -> None:
             _say("this password is shown once; change it after signing in")
         if seed:
             demo_password = bootstrap.generate_password()
-            seeded = await bootstrap.seed_demo(session, demo_password)
+            seeded = await demo.seed_demo(session, demo_password)
             _say(f"seeded the demo clinic: {seeded.summary()}")
             if seeded.staff:
                 _say(f"the demo staff's password: {demo_password}")
@@ -142,7 +145,7 @@ def seed_demo() -> None:
     async def run() -> None:
         async with _unit_of_work(get_settings()) as session:
             password = bootstrap.generate_password()
-            seeded = await bootstrap.seed_demo(session, password)
+            seeded = await demo.seed_demo(session, password)
         _say(f"seeded: {seeded.summary()}")
         if seeded.staff:
             _say(f"the demo staff's password: {password}")
@@ -190,17 +193,20 @@ def api(host: str | None = None, port: int | None = None) -> None:
 @app.command()
 def worker(concurrency: int = 2) -> None:
     """Run a Celery worker."""
-    from workers.app import celery_app
-
-    celery_app.worker_main(["worker", "--loglevel", "INFO", "--concurrency", str(concurrency)])
+    _celery("worker", "--loglevel", "INFO", "--concurrency", str(concurrency))
 
 
 @app.command()
 def beat() -> None:
     """Run Celery beat: the message dispatcher, the reaper and housekeeping."""
-    from workers.app import celery_app
+    _celery("beat", "--loglevel", "INFO")
 
-    celery_app.start(["beat", "--loglevel", "INFO"])
+
+def _celery(*arguments: str) -> None:
+    """Become Celery (same process id, so ``clinic dev`` and signals reach it) running the
+    Celery app: ``services`` never imports ``workers``, it runs it."""
+    command = [sys.executable, "-m", "celery", "--app", "workers.app:celery_app", *arguments]
+    os.execv(sys.executable, command)  # noqa: S606 (our own interpreter, fixed arguments)
 
 
 @app.command()

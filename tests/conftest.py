@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from services import wiring
 from services.app import create_app
 from services.core.database import Database
 from services.core.settings import Environment, Settings
@@ -90,13 +91,15 @@ async def owner_session(servers: Servers) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
-def database(engine: AsyncEngine, connection: AsyncConnection) -> Database:
-    # Each request's transaction becomes a savepoint inside the test's transaction.
+def database(engine: AsyncEngine, connection: AsyncConnection, settings: Settings) -> Database:
+    # Each request's transaction becomes a savepoint inside the test's transaction. Its
+    # sessions announce to the production wiring (a test may build a Database without).
     return Database(
         engine,
         async_sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         ),
+        events=wiring.events(settings),
     )
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.appointments.events import Cancelled, CarePlanEnded, Completed
 from services.appointments.models import Appointment, StatusChange
 from services.appointments.schemas import Cancel, CancelReason, Status
 from services.appointments.service import (
@@ -24,13 +25,12 @@ from services.appointments.service import (
     release,
     series_has_upcoming,
 )
-from services.checkins import schedule as checkins
-from services.clinic.service import effective_message_settings
+from services.clinic.service import late_cancel_minutes
 from services.core import clock
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import Conflict
-from services.messaging import schedule as messages
+from services.core.events import announce
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,11 @@ def apply(
 
 
 async def _care_plan_check(session: AsyncSession, appointment: Appointment) -> None:
-    """A care plan left with no visit to come is over: its weekly check-ins stop."""
+    """A care plan left with no visit to come is over (its weekly check-ins stop)."""
     if appointment.series_id is not None and not await series_has_upcoming(
         session, appointment.series_id
     ):
-        await checkins.series_ended(session, appointment.series_id)
+        await announce(session, CarePlanEnded(appointment.series_id))
 
 
 async def advance(
@@ -113,7 +113,7 @@ async def advance(
     apply(session, appointment, transition, actor_id=actor.user_id, now=now)
     await session.flush()
     if transition is COMPLETE:
-        await checkins.visit_completed(session, appointment)
+        await announce(session, Completed(appointment))
     elif transition is NO_SHOW:
         await _care_plan_check(session, appointment)
     await record(session, actor, client, transition.action, appointment)
@@ -127,8 +127,8 @@ async def is_late(
     flare-up is never late, and neither is a cancellation by the clinic."""
     if reason is not CancelReason.patient:
         return False
-    settings = await effective_message_settings(session, appointment.location_id)
-    return now > appointment.starts_at - timedelta(minutes=settings.late_cancel_minutes)
+    minutes = await late_cancel_minutes(session, appointment.location_id)
+    return now > appointment.starts_at - timedelta(minutes=minutes)
 
 
 async def cancel_one(
@@ -155,7 +155,7 @@ async def cancel_one(
     appointment.cancel_reason = data.reason.value
     appointment.late_cancel = late
     await session.flush()
-    await messages.appointment_cancelled(session, appointment, notify=notify)
+    await announce(session, Cancelled(appointment, notify=notify))
     await _care_plan_check(session, appointment)
     offered = await release(session, appointment)
     await record(

@@ -1,4 +1,4 @@
-"""Finding time and seeing the day: availability and the day sheet."""
+"""Finding time: availability (the day sheet is ``services/daysheet``)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from services.appointments import daysheet
 from services.appointments.availability import available
-from services.appointments.schemas import Availability, DaySheet
+from services.appointments.schemas import Availability
 from services.appointments.service import APPOINTMENT_ROLES
 from services.core.auth.deps import require_roles
 from services.core.auth.service import Principal
-from services.core.deps import ClientDep, SessionDep, SettingsDep
-from services.core.types import IsoDate, IsoDateTime
+from services.core.deps import SessionDep, SettingsDep
+from services.core.types import IsoDateTime
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"])
 
@@ -55,19 +54,3 @@ async def availability(
         first=first,
         grid_minutes=grid or settings.slot_grid_minutes,
     )
-
-
-@router.get(
-    "/schedule",
-    response_model=DaySheet,
-    responses={404: {"description": "No such location"}},
-)
-async def day_sheet(
-    staff: Staff,
-    session: SessionDep,
-    client: ClientDep,
-    date: Annotated[IsoDate, Query(description="The local date, YYYY-MM-DD")],
-    location_id: uuid.UUID,
-) -> DaySheet:
-    """The day per practitioner in local time; each patient shown is an audited read."""
-    return await daysheet.day_sheet(session, date, location_id, actor=staff, client=client)

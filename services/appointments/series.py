@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import booking, lifecycle
 from services.appointments.availability import Need, find_slots
+from services.appointments.events import Booked
 from services.appointments.models import Appointment, AppointmentSeries
 from services.appointments.schemas import (
     AppointmentOut,
@@ -40,7 +41,7 @@ from services.core import clock
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import AppError, Conflict, NotFound, ValidationFailed
-from services.messaging import schedule as messages
+from services.core.events import announce
 
 
 def occurrence_dates(start: date, weeks: int, weekdays: list[int]) -> list[date]:
@@ -148,7 +149,7 @@ async def create_series(
         await mark_booked(session, row)
         # One confirmation for a care plan (its first visit), not one text per visit.
         first = not any(o.outcome == "booked" for o in occurrences)
-        await messages.appointment_booked(session, row, confirm=first)
+        await announce(session, Booked(row, confirm=first))
         await record(session, actor, client, "create", row, {"series_id": str(series.id)})
         occurrences.append(
             Occurrence(

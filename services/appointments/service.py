@@ -1,6 +1,7 @@
 """Appointments: book, read, list, move. Every access is authorised and audited.
 
-Other domains (notes, messaging) use appointments through the functions here.
+Other domains (notes, messaging) use appointments through the functions here; what it
+does that others act on, it announces (``events.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import booking
 from services.appointments.availability import busy_times
+from services.appointments.events import Booked, Moved, WaitlistOffered
 from services.appointments.models import Appointment, StatusChange
 from services.appointments.schemas import (
     AppointmentCreate,
@@ -33,8 +35,8 @@ from services.core.auth.roles import Role
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import Conflict, Forbidden
+from services.core.events import announce
 from services.core.pagination import PageParams
-from services.messaging import schedule as messages
 
 RESOURCE = "appointment"
 APPOINTMENT_ROLES = frozenset({Role.front_desk, Role.chiropractor, Role.admin})
@@ -133,7 +135,7 @@ async def create_appointment(
         session, spot, actor_id=actor.user_id, now=clock.utcnow(), detail=detail
     )
     await mark_booked(session, appointment)
-    await messages.appointment_booked(session, appointment)
+    await announce(session, Booked(appointment))
     await record(session, actor, client, "create", appointment, detail)
     return appointment
 
@@ -157,7 +159,7 @@ async def release(session: AsyncSession, appointment: Appointment) -> dict[str, 
     entry = await offer_freed_time(session, appointment)
     if entry is None:
         return {}
-    await messages.waitlist_offered(session, appointment, entry.patient_id)
+    await announce(session, WaitlistOffered(appointment, entry.patient_id))
     return {"waitlist_offered": str(entry.id)}
 
 
@@ -313,7 +315,7 @@ async def move(
     new.rescheduled_from_id = old.id
     await session.flush()
     await mark_booked(session, new)
-    await messages.appointment_moved(session, old, new, confirm=confirm)
+    await announce(session, Moved(old, new, confirm=confirm))
     offered = await release(session, old)
     await record(
         session, actor, client, "reschedule", old, {"rescheduled_to": str(new.id), **offered}

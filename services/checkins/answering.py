@@ -1,9 +1,9 @@
 """Answering a check-in through the link in its invitation: the token is the credential.
 
-Like confirm/cancel links (``services/messaging/links.py``) the answer about a token
-reveals nothing: an unknown token (or a link that is not a check-in's) is always
-``CheckinUnknown``; a known one that no longer works (link used, link expired, check-in
-answered, expired or cancelled) is always ``CheckinGone``, with no name and no clinic.
+Like confirm/cancel links, the token is resolved by ``services/messaging/resolver.py``, so
+the answer reveals nothing: an unknown token (or a link that is not a check-in's) is
+always ``NotFound``; a known one that no longer works (link used, link expired, check-in
+answered, expired or cancelled) is always ``Gone``, with no name and no clinic.
 
 Reading the form (``show``) writes nothing but an audit row: link scanners open links too.
 Submitting locks the link, then the check-in (always in that order), validates the answers
@@ -19,13 +19,11 @@ over several check-ins still counts against where care started.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import Appointment
@@ -42,30 +40,22 @@ from services.checkins.questionnaire import (
 from services.clinic.service import effective_message_settings, get_location
 from services.core import audit
 from services.core.deps import ClientInfo
+from services.core.errors import Gone
 from services.core.phones import display_phone
 from services.core.settings import Settings
-from services.core.tokens import hash_token
-from services.messaging import schedule
-from services.messaging.links import MAX_TOKEN_LENGTH
-from services.messaging.models import Message, MessageLink
-from services.notes.models import Observation
+from services.messaging import resolver, schedule
+from services.messaging.models import MessageLink
+from services.notes import service as notes
 from services.patients.models import Patient
 
 USED_FOR = "answered"
+CHECKIN_KIND = "checkin"  # the outbox kind of an invitation
 # A link of a send whose outcome was a retry (the provider timed out after accepting the
 # text) belongs to a check-in still ``scheduled``: the patient has it, so it works too.
 OPEN = ("scheduled", "sent")
 Encoding = Literal["json", "form"]
 # A whole number as typed in a form; longer digit strings are not ours to convert.
 _WHOLE = re.compile(r"^\s*-?[0-9]{1,9}\s*$")
-
-
-class CheckinUnknown(Exception):
-    """No check-in link with this token (or a malformed token)."""
-
-
-class CheckinGone(Exception):
-    """The link exists but no longer works (whatever the reason)."""
 
 
 @dataclass(frozen=True)
@@ -98,15 +88,9 @@ class AnswersInvalid(Exception):
 async def _find(
     session: AsyncSession, token: str, secret_key: str, now: datetime, *, lock: bool
 ) -> tuple[MessageLink, Checkin]:
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise CheckinUnknown
-    query = select(MessageLink).where(MessageLink.token_hash == hash_token(token, secret_key))
-    link = await session.scalar(query.with_for_update() if lock else query)
-    if link is None:
-        raise CheckinUnknown
-    message = await session.get(Message, link.message_id)
-    if message is None or message.kind != "checkin" or message.checkin_id is None:
-        raise CheckinUnknown  # a confirm/cancel link: not a check-in's
+    link, message = await resolver.resolve(
+        session, token, kinds=(CHECKIN_KIND,), secret_key=secret_key, now=now, lock=lock
+    )
     # Link first, then check-in: the same order for every request that answers one.
     checkin = await session.get(
         Checkin,
@@ -114,13 +98,8 @@ async def _find(
         with_for_update=lock,
         populate_existing=lock,
     )
-    if (
-        checkin is None
-        or link.used_at is not None
-        or now >= link.expires_at
-        or checkin.status not in OPEN
-    ):
-        raise CheckinGone
+    if checkin is None or checkin.status not in OPEN:
+        raise Gone(resolver.GONE)
     return link, checkin
 
 
@@ -208,22 +187,6 @@ def _kept(answers: Mapping[str, object], definition: Questionnaire) -> dict[str,
     return kept
 
 
-async def _baseline_pain(
-    session: AsyncSession, patient_id: uuid.UUID, now: datetime
-) -> float | None:
-    value = await session.scalar(
-        select(Observation.value)
-        .where(
-            Observation.patient_id == patient_id,
-            Observation.code == scoring.PAIN_CODE,
-            Observation.at < now,
-        )
-        .order_by(Observation.at, Observation.id)
-        .limit(1)
-    )
-    return float(value) if value is not None else None
-
-
 async def submit(
     session: AsyncSession,
     token: str,
@@ -252,20 +215,15 @@ async def submit(
 
     kept = _kept(answers, definition)
     session.add(CheckinAnswers(checkin_id=checkin.id, answers=kept, received_at=now))
-    for value in scoring.observations(kept, definition):
-        session.add(
-            Observation(
-                patient_id=checkin.patient_id,
-                code=value.code,
-                value=value.value,
-                unit=value.unit,
-                at=now,
-                source="checkin",
-                checkin_id=checkin.id,
-                appointment_id=checkin.appointment_id,
-            )
-        )
-    baseline = await _baseline_pain(session, checkin.patient_id, now)
+    notes.record_checkin_observations(
+        session,
+        scoring.observations(kept, definition),
+        patient_id=checkin.patient_id,
+        checkin_id=checkin.id,
+        appointment_id=checkin.appointment_id,
+        at=now,
+    )
+    baseline = await notes.earliest_value(session, checkin.patient_id, scoring.PAIN_CODE, now)
     raised = scoring.alerts_for(kept, definition, baseline)
     severity = raised[0].severity if raised else None  # urgent ones come first
     if raised:
@@ -280,7 +238,7 @@ async def submit(
     if checkin.sent_at is None:  # answered through the link of a send thought failed
         checkin.sent_at, checkin.expires_at = link.created_at, link.expires_at
     checkin.status, checkin.answered_at = "answered", now
-    link.used_at, link.used_for = now, USED_FOR
+    resolver.use(link, now, USED_FOR)
     await session.flush()
     patient = await session.get_one(Patient, checkin.patient_id)
     if severity == "urgent":

@@ -26,9 +26,15 @@ from services.checkins.questionnaire import (
 )
 from services.core import clock
 from services.core.deps import ClientDep, SessionDep, SettingsDep
-from services.core.errors import PROBLEM_MEDIA_TYPE, ValidationFailed, problem_response
+from services.core.errors import (
+    PROBLEM_MEDIA_TYPE,
+    Gone,
+    NotFound,
+    ValidationFailed,
+    problem_response,
+)
 from services.core.forms import URLENCODED, FormRefused, small_form
-from services.messaging.pages import HTML_PAGE, page
+from services.core.pages import HTML_PAGE, Pages
 
 router = APIRouter(tags=["patient pages"])
 
@@ -110,10 +116,8 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _refusal(error: Exception) -> HTMLResponse:
-    if isinstance(error, answering.CheckinUnknown):
-        return page("not_found.html", 404)
-    return page("checkin_gone.html", 410)
+_PAGES_OF = Pages("services.checkins", gone="checkin_gone.html")
+page = _PAGES_OF.page
 
 
 def _form_page(
@@ -153,8 +157,8 @@ async def show_checkin(
         form = await answering.show(
             session, token, settings=settings, client=client, now=clock.utcnow()
         )
-    except (answering.CheckinUnknown, answering.CheckinGone) as error:
-        return _refusal(error)
+    except (NotFound, Gone) as error:
+        return _PAGES_OF.refusal(error)
     return _form_page(form)
 
 
@@ -194,10 +198,6 @@ async def _json_answers(
             client=client,
             now=clock.utcnow(),
         )
-    except answering.CheckinUnknown:
-        return _problem(request, 404, "not-found", "Not Found", detail="This link is not valid.")
-    except answering.CheckinGone:
-        return _problem(request, 410, "gone", "Gone", detail="This link no longer works.")
     except answering.AnswersInvalid as invalid:
         errors = [{**e.as_dict(), "loc": ["body", *e.loc]} for e in invalid.errors]
         return _problem(
@@ -244,8 +244,8 @@ async def answer_checkin(
             client=client,
             now=clock.utcnow(),
         )
-    except (answering.CheckinUnknown, answering.CheckinGone) as error:
-        return _refusal(error)
+    except (NotFound, Gone) as error:
+        return _PAGES_OF.refusal(error)
     except answering.AnswersInvalid as invalid:
         return _form_page(invalid.form, 422, values=form, errors=invalid.errors)
     return page(

@@ -28,6 +28,7 @@ from services.checkins.models import Checkin, QuestionnaireVersion
 from services.checkins.questionnaire import DEFAULT_KEY
 from services.clinic.service import get_appointment_type, local_instant
 from services.core import clock
+from services.core.settings import Settings
 from services.messaging import schedule as messages
 from services.patients.models import Patient
 
@@ -65,6 +66,7 @@ async def _plan(
     *,
     kind: str,
     due_at: datetime,
+    settings: Settings,
     series_id: uuid.UUID | None = None,
 ) -> None:
     inserted = await session.scalar(
@@ -83,10 +85,12 @@ async def _plan(
     )
     # None: planned already (by an earlier visit of the week), with its invitation.
     if inserted is not None:
-        await messages.checkin_planned(session, appointment, patient, inserted, due_at)
+        await messages.checkin_planned(session, appointment, patient, inserted, due_at, settings)
 
 
-async def visit_completed(session: AsyncSession, appointment: Appointment) -> None:
+async def visit_completed(
+    session: AsyncSession, appointment: Appointment, settings: Settings
+) -> None:
     """Plan the check-ins the visit's policy asks for."""
     kind = await get_appointment_type(session, appointment.appointment_type_id)
     rule = await policy.effective(session, kind, appointment.location_id)
@@ -94,11 +98,21 @@ async def visit_completed(session: AsyncSession, appointment: Appointment) -> No
     now = clock.utcnow()
     if rule.after_visit_hours is not None:
         due = max(appointment.ends_at, now) + timedelta(hours=rule.after_visit_hours)
-        await _plan(session, appointment, patient, kind="after_visit", due_at=due)
+        await _plan(
+            session, appointment, patient, kind="after_visit", due_at=due, settings=settings
+        )
     if rule.weekly_in_series and appointment.series_id is not None:
         series = await session.get_one(AppointmentSeries, appointment.series_id)
         due = next_weekly(series, ZoneInfo(patient.time_zone), max(appointment.ends_at, now))
-        await _plan(session, appointment, patient, kind="weekly", due_at=due, series_id=series.id)
+        await _plan(
+            session,
+            appointment,
+            patient,
+            kind="weekly",
+            due_at=due,
+            settings=settings,
+            series_id=series.id,
+        )
 
 
 async def series_ended(session: AsyncSession, series_id: uuid.UUID) -> None:

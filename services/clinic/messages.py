@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import time
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clinic.locations import get_location
@@ -21,7 +22,7 @@ from services.core import audit, clock
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import ValidationFailed
-from services.core.settings import Settings, get_settings
+from services.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,19 @@ def combine(
 
 
 async def effective_message_settings(
-    session: AsyncSession, location_id: uuid.UUID, settings: Settings | None = None
+    session: AsyncSession, location_id: uuid.UUID, settings: Settings
 ) -> EffectiveMessageSettings:
     location = await get_location(session, location_id)
     saved = await session.get(MessageSettings, location_id)
-    return combine(location, saved, settings or get_settings())
+    return combine(location, saved, settings)
+
+
+async def late_cancel_minutes(session: AsyncSession, location_id: uuid.UUID) -> int:
+    """How close to the visit a patient's cancellation counts as late (no setting overrides
+    it, so this needs no ``Settings``)."""
+    minutes = await session.scalar(
+        select(MessageSettings.late_cancel_minutes).where(
+            MessageSettings.location_id == location_id
+        )
+    )
+    return DEFAULT_LATE_CANCEL_MINUTES if minutes is None else minutes

@@ -17,7 +17,12 @@ from services.clinic.lookup import (
     rooms_of_kind,
     works_at,
 )
-from services.clinic.messages import EffectiveMessageSettings, combine, effective_message_settings
+from services.clinic.messages import (
+    EffectiveMessageSettings,
+    combine,
+    effective_message_settings,
+    late_cancel_minutes,
+)
 from services.clinic.models import AppointmentType, Location, Practitioner, Room
 from services.clinic.practitioners import get_practitioner
 
@@ -37,6 +42,7 @@ __all__ = [
     "get_location",
     "get_practitioner",
     "get_room",
+    "late_cancel_minutes",
     "local_instant",
     "merge",
     "practitioners_at",

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.pool import NullPool
 
 from services.core.errors import AppError
+from services.core.events import INFO_KEY, Events
 
 # Constraint names are predictable, so migrations can refer to them and errors can be mapped.
 NAMING_CONVENTION = {
@@ -65,17 +66,36 @@ class Database:
     """The async engine of one API process, and its session factory."""
 
     def __init__(
-        self, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+        *,
+        events: Events | None = None,
     ) -> None:
+        """``events``: the subscriptions every session of this database announces to
+        (``core/events.py``); None, nobody listens."""
         self.engine = engine
         self.sessionmaker = sessionmaker or async_sessionmaker(engine, expire_on_commit=False)
+        if events is not None:
+            self.announce_to(events)
+
+    def announce_to(self, events: Events) -> None:
+        """Sessions made from now on announce to ``events`` (the composition root's)."""
+        self.sessionmaker.configure(info={INFO_KEY: events})
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10, null_pool: bool = False) -> Database:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        null_pool: bool = False,
+        events: Events | None = None,
+    ) -> Database:
         options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": pool_size}
         if null_pool:
             options = {"poolclass": NullPool}
-        return cls(create_async_engine(normalise_url(url), **options))
+        return cls(create_async_engine(normalise_url(url), **options), events=events)
 
     @asynccontextmanager
     async def session_scope(self) -> AsyncIterator[AsyncSession]:

@@ -70,6 +70,12 @@ class Conflict(AppError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class Gone(AppError):
+    """It existed and no longer works (a used or expired link): 410, whatever the reason."""
+
+    status, code, title = 410, "gone", "Gone"
+
+
 class PreconditionFailed(AppError):
     status, code, title = 412, "precondition-failed", "Precondition Failed"
 
@@ -106,6 +112,7 @@ _STATUS_CODES = {
     405: "method-not-allowed",
     406: "not-acceptable",
     409: "conflict",
+    410: "gone",
     413: "content-too-large",
     415: "unsupported-media-type",
 }

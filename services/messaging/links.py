@@ -1,9 +1,9 @@
 """Confirm/cancel links: what a patient may see and do with the token from a message.
 
-The token is the only credential, so the answer about it reveals nothing: an unknown token
-is always the same "not valid", and a known one that no longer works (used, expired, the
-visit cancelled or moved) is always the same "no longer works", with no name, time or
-clinic. A valid link shows the least a patient needs: first name, local time, clinic.
+The token is the only credential (``resolver.py``): an unknown token is ``NotFound``, and a
+known one that no longer works (used, expired, the visit cancelled or moved) is ``Gone``,
+with no name, time or clinic. A valid link shows the least a patient needs: first name,
+local time, clinic.
 
 Reading (GET) changes nothing but an audit row: mail scanners and link previews open
 links. Acting (POST) locks the link, then the appointment, and uses the link up.
@@ -25,9 +25,10 @@ from services.appointments.schemas import Cancel, CancelReason, Status
 from services.appointments.service import record
 from services.clinic.service import get_location
 from services.core.deps import ClientInfo
+from services.core.errors import Gone
 from services.core.phones import display_phone
-from services.core.tokens import hash_token
-from services.messaging.models import ABOUT_UPCOMING, Message, MessageLink
+from services.messaging import resolver
+from services.messaging.models import ABOUT_UPCOMING, MessageLink
 from services.messaging.render import when_text
 from services.patients.models import Patient
 
@@ -36,18 +37,8 @@ ACTIONS: tuple[Action, ...] = ("confirm", "cancel")
 # A link still works for these; any other status means the visit is settled.
 OPEN = (Status.booked, Status.confirmed)
 CANCEL_NOTE = "Cancelled by the patient from a message link"
-# Tokens are 22 characters; anything much longer is not ours and is not worth hashing.
-MAX_TOKEN_LENGTH = 128
 # Copied for each use: a detail dict may end up in an ORM row.
 VIA_LINK: dict[str, object] = {"via": "link"}
-
-
-class LinkUnknown(Exception):
-    """No link with this token (or a malformed token)."""
-
-
-class LinkGone(Exception):
-    """The link exists but no longer works."""
 
 
 class BadAction(Exception):
@@ -75,36 +66,17 @@ class Outcome:
 async def _find(
     session: AsyncSession, token: str, secret_key: str, now: datetime, *, lock: bool
 ) -> tuple[MessageLink, Appointment]:
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise LinkUnknown
     # Only links about a visit to come: a check-in link is not a confirm/cancel link.
-    query = (
-        select(MessageLink)
-        .join(Message, Message.id == MessageLink.message_id)
-        .where(
-            MessageLink.token_hash == hash_token(token, secret_key),
-            Message.kind.in_(ABOUT_UPCOMING),
-        )
+    link, message = await resolver.resolve(
+        session, token, kinds=ABOUT_UPCOMING, secret_key=secret_key, now=now, lock=lock
     )
-    link = await session.scalar(query.with_for_update(of=MessageLink) if lock else query)
-    if link is None:
-        raise LinkUnknown
     # Link first, then appointment: the same order for every request that acts on a link.
-    visit = (
-        select(Appointment)
-        .join(Message, Message.appointment_id == Appointment.id)
-        .where(Message.id == link.message_id)
-    )
+    visit = select(Appointment).where(Appointment.id == message.appointment_id)
     appointment = await session.scalar(
         visit.with_for_update().execution_options(populate_existing=True) if lock else visit
     )
-    if (
-        appointment is None
-        or link.used_at is not None
-        or now >= link.expires_at
-        or appointment.status not in OPEN
-    ):
-        raise LinkGone
+    if appointment is None or appointment.status not in OPEN:
+        raise Gone(resolver.GONE)
     return link, appointment
 
 
@@ -166,6 +138,6 @@ async def act(
     else:
         cancel = Cancel(reason=CancelReason.patient, note=CANCEL_NOTE)
         await lifecycle.cancel_one(session, appointment, cancel, actor=None, client=client, now=now)
-    link.used_at, link.used_for = now, chosen
+    resolver.use(link, now, chosen)
     await session.flush()
     return Outcome(visit=await _visit(session, appointment), action=chosen)

@@ -13,9 +13,10 @@ from fastapi.responses import HTMLResponse
 
 from services.core import clock
 from services.core.deps import ClientDep, SessionDep, SettingsDep
+from services.core.errors import Gone, NotFound
 from services.core.forms import FormRefused, form_body, small_form
+from services.core.pages import HTML_PAGE, Pages
 from services.messaging import links
-from services.messaging.pages import HTML_PAGE, page
 
 router = APIRouter(tags=["patient pages"])
 
@@ -52,10 +53,8 @@ def _visit_context(visit: links.Visit) -> dict[str, Any]:
     }
 
 
-def _refusal(error: Exception) -> HTMLResponse:
-    if isinstance(error, links.LinkUnknown):
-        return page("not_found.html", 404)
-    return page("gone.html", 410)
+_PAGES_OF = Pages("services.messaging", gone="gone.html")
+page = _PAGES_OF.page
 
 
 @router.get(LINK_PATH, response_class=HTMLResponse, responses=_PAGES)
@@ -68,8 +67,8 @@ async def show_link(
         visit = await links.show(
             session, token, secret_key=settings.secret_key, client=client, now=clock.utcnow()
         )
-    except (links.LinkUnknown, links.LinkGone) as error:
-        return _refusal(error)
+    except (NotFound, Gone) as error:
+        return _PAGES_OF.refusal(error)
     return page("visit.html", **_visit_context(visit))
 
 
@@ -107,8 +106,8 @@ async def use_link(
             client=client,
             now=clock.utcnow(),
         )
-    except (links.LinkUnknown, links.LinkGone) as error:
-        return _refusal(error)
+    except (NotFound, Gone) as error:
+        return _PAGES_OF.refusal(error)
     except links.BadAction:
         return page("unprocessable.html", 422)
     return page("done.html", cancelled=outcome.action == "cancel", **_visit_context(outcome.visit))

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.appointments.models import Appointment
 from services.clinic.service import effective_message_settings
 from services.core import clock
+from services.core.settings import Settings
 from services.messaging.models import ON_ITS_WAY, Message
 from services.messaging.timing import QuietHours, earliest_allowed, reminder_at
 from services.patients.models import Patient
@@ -45,12 +46,12 @@ class Planned:
 
 
 async def _rules(
-    session: AsyncSession, appointment: Appointment, patient: Patient
+    session: AsyncSession, appointment: Appointment, patient: Patient, settings: Settings
 ) -> tuple[tuple[int, ...], QuietHours]:
     """The location's reminder offsets, and quiet hours on the patient's clock."""
-    settings = await effective_message_settings(session, appointment.location_id)
-    quiet = QuietHours(settings.quiet_start, settings.quiet_end, ZoneInfo(patient.time_zone))
-    return settings.reminder_offsets_minutes, quiet
+    used = await effective_message_settings(session, appointment.location_id, settings)
+    quiet = QuietHours(used.quiet_start, used.quiet_end, ZoneInfo(patient.time_zone))
+    return used.reminder_offsets_minutes, quiet
 
 
 def _immediate(kind: str, before: datetime, now: datetime, quiet: QuietHours) -> Planned:
@@ -105,11 +106,16 @@ async def _write(
 
 
 async def appointment_booked(
-    session: AsyncSession, appointment: Appointment, *, confirm: bool = True, cause: str = "booked"
+    session: AsyncSession,
+    appointment: Appointment,
+    settings: Settings,
+    *,
+    confirm: bool = True,
+    cause: str = "booked",
 ) -> None:
     """A confirmation now (``confirm``) and one reminder per offset before the visit."""
     patient = await session.get_one(Patient, appointment.patient_id)
-    offsets, quiet = await _rules(session, appointment, patient)
+    offsets, quiet = await _rules(session, appointment, patient, settings)
     now = clock.utcnow()
     planned = [_immediate("confirmation", appointment.starts_at, now, quiet)] if confirm else []
     for offset in offsets:
@@ -144,7 +150,12 @@ async def cancel_waiting(session: AsyncSession, appointment_id: uuid.UUID, reaso
 
 
 async def appointment_moved(
-    session: AsyncSession, old: Appointment, new: Appointment, *, confirm: bool = True
+    session: AsyncSession,
+    old: Appointment,
+    new: Appointment,
+    settings: Settings,
+    *,
+    confirm: bool = True,
 ) -> None:
     """Reminders not yet sent move with the visit (same rows, new times); the old visit's
     other waiting messages are cancelled; the new time is confirmed (``confirm``)."""
@@ -164,7 +175,7 @@ async def appointment_moved(
         )
     )
     await cancel_waiting(session, old.id, "rescheduled")
-    await appointment_booked(session, new, confirm=confirm, cause="moved")
+    await appointment_booked(session, new, settings, confirm=confirm, cause="moved")
 
 
 async def _told(session: AsyncSession, appointment: Appointment) -> bool:
@@ -189,7 +200,7 @@ async def _told(session: AsyncSession, appointment: Appointment) -> bool:
 
 
 async def appointment_cancelled(
-    session: AsyncSession, appointment: Appointment, *, notify: bool = True
+    session: AsyncSession, appointment: Appointment, settings: Settings, *, notify: bool = True
 ) -> None:
     """Nothing more about this visit goes out, except a cancellation notice (``notify``)
     when the patient was already told about it."""
@@ -199,17 +210,17 @@ async def appointment_cancelled(
     if not await _told(session, appointment):
         return
     patient = await session.get_one(Patient, appointment.patient_id)
-    _, quiet = await _rules(session, appointment, patient)
+    _, quiet = await _rules(session, appointment, patient, settings)
     notice = _immediate("cancellation", appointment.starts_at, clock.utcnow(), quiet)
     await _write(session, appointment, patient, [notice], "cancelled")
 
 
 async def waitlist_offered(
-    session: AsyncSession, appointment: Appointment, patient_id: uuid.UUID
+    session: AsyncSession, appointment: Appointment, patient_id: uuid.UUID, settings: Settings
 ) -> None:
     """Tell the waitlisted patient about ``appointment``'s freed time."""
     patient = await session.get_one(Patient, patient_id)
-    _, quiet = await _rules(session, appointment, patient)
+    _, quiet = await _rules(session, appointment, patient, settings)
     offer = _immediate("waitlist_offer", appointment.starts_at, clock.utcnow(), quiet)
     # The row names the freed appointment; its patient is the one offered the time.
     await _write(session, appointment, patient, [offer], "waitlist")
@@ -221,9 +232,10 @@ async def checkin_planned(
     patient: Patient,
     checkin_id: uuid.UUID,
     due_at: datetime,
+    settings: Settings,
 ) -> None:
     """The invitation to answer a check-in, at ``due_at`` or when quiet hours end."""
-    _, quiet = await _rules(session, appointment, patient)
+    _, quiet = await _rules(session, appointment, patient, settings)
     invitation = Planned("checkin", earliest_allowed(due_at, quiet), checkin_id=checkin_id)
     await _write(session, appointment, patient, [invitation], "checkin")
 

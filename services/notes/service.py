@@ -30,6 +30,11 @@ from services.core.pagination import PageParams
 from services.notes import computed, templates
 from services.notes.content import NoteContent, missing_to_sign, value_at
 from services.notes.models import NoteAddendum, NoteRevision, Observation, VisitNote
+from services.notes.observations import earliest_value as earliest_value
+from services.notes.observations import note_status_of as note_status_of
+from services.notes.observations import (
+    record_checkin_observations as record_checkin_observations,
+)
 from services.notes.schemas import (
     AddendumIn,
     AddendumOut,

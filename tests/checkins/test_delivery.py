@@ -90,12 +90,16 @@ def _completed_visit(database_url: str) -> uuid.UUID:
     return appointment_id
 
 
-async def _complete_and_let_a_day_pass(database_url: str, appointment_id: uuid.UUID) -> None:
+async def _complete_and_let_a_day_pass(
+    database_url: str, appointment_id: uuid.UUID, settings: Settings
+) -> None:
     """What completing the visit does, then its check-in falls due (a day later, here now)."""
     database = Database.from_url(database_url, pool_size=1)
     try:
         async with database.session_scope() as session:
-            await visit_completed(session, await session.get_one(Appointment, appointment_id))
+            await visit_completed(
+                session, await session.get_one(Appointment, appointment_id), settings
+            )
             await session.execute(
                 update(Message)
                 .where(Message.appointment_id == appointment_id, Message.kind == "checkin")
@@ -120,7 +124,7 @@ def test_a_checkin_arrives_and_a_red_flag_reaches_the_staff_within_a_minute(
     world: World, smtp: FakeSmtpServer, database_url: str, settings: Settings
 ) -> None:
     appointment_id = _completed_visit(database_url)
-    asyncio.run(_complete_and_let_a_day_pass(database_url, appointment_id))
+    asyncio.run(_complete_and_let_a_day_pass(database_url, appointment_id, settings))
     world.worker()
     world.beat()
 

@@ -16,9 +16,9 @@ from services.appointments.models import Appointment
 from services.checkins.models import Alert, Checkin, CheckinAnswers
 from services.clinic.models import Location
 from services.core.audit.models import AuditEvent
+from services.core.pages import SECURITY_HEADERS
 from services.core.settings import Settings
 from services.messaging.models import Message, MessageLink
-from services.messaging.pages import SECURITY_HEADERS
 from services.notes.models import Observation
 from services.patients.models import Patient
 from tests.checkins.support import sent_checkin

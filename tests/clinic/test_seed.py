@@ -15,7 +15,7 @@ from services.clinic.models import (
     WorkingHours,
 )
 from services.clinic.seed import seed_clinic
-from services.core.bootstrap import seed_demo
+from services.demo import seed_demo
 
 
 async def _counts(session: AsyncSession) -> dict[str, int]:

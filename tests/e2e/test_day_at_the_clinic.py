@@ -32,8 +32,8 @@ from services.checkins import questionnaire
 from services.checkins.questionnaire import YesNoItem
 from services.core import clock
 from services.core.auth.models import User
-from services.core.bootstrap import seed_demo
 from services.core.settings import Settings
+from services.demo import seed_demo
 from services.messaging import gsm
 from services.messaging.outbox import claim_due
 from services.messaging.sending import send_one

@@ -243,12 +243,12 @@ def test_a_stalled_smtp_server_holds_no_lock_and_no_connection(
     assert len(notices) == 1
 
 
-async def _book(database_url: str, appointment_id: uuid.UUID) -> None:
+async def _book(database_url: str, appointment_id: uuid.UUID, settings: Settings) -> None:
     database = Database.from_url(database_url, pool_size=1)
     try:
         async with database.session_scope() as session:
             appointment = await session.get_one(Appointment, appointment_id)
-            await appointment_booked(session, appointment)
+            await appointment_booked(session, appointment, settings)
     finally:
         await database.dispose()
 
@@ -297,12 +297,12 @@ def _messages_of(database_url: str, appointment_id: uuid.UUID) -> list[uuid.UUID
 
 
 def test_a_booking_confirms_at_once_and_reminds_at_the_due_time(
-    world: World, smtp: FakeSmtpServer, database_url: str
+    world: World, smtp: FakeSmtpServer, database_url: str, settings: Settings
 ) -> None:
     appointment_id = _visit_in(database_url, timedelta(hours=2, seconds=12))
     world.worker()
     world.beat()
-    asyncio.run(_book(database_url, appointment_id))
+    asyncio.run(_book(database_url, appointment_id, settings))
     due = datetime.now(UTC) + timedelta(seconds=10)
 
     confirmation = smtp.wait_for(1, 30)
@@ -360,19 +360,19 @@ def _send(database_url: str, message_id: uuid.UUID, settings: Settings) -> str:
     return outcome
 
 
-async def _cancel(database_url: str, appointment_id: uuid.UUID) -> None:
+async def _cancel(database_url: str, appointment_id: uuid.UUID, settings: Settings) -> None:
     database = Database.from_url(database_url, pool_size=1)
     try:
         async with database.session_scope() as session:
             appointment = await session.get_one(Appointment, appointment_id, with_for_update=True)
             appointment.status, appointment.cancel_reason = "cancelled", "patient"
-            await appointment_cancelled(session, appointment)
+            await appointment_cancelled(session, appointment, settings)
     finally:
         await database.dispose()
 
 
 def test_a_reminder_queued_when_the_cancel_commits_is_not_sent(
-    smtp: FakeSmtpServer, database_url: str
+    smtp: FakeSmtpServer, database_url: str, settings: Settings
 ) -> None:
     [message_id] = seed(database_url, 1)
     _queue(database_url, message_id)
@@ -383,7 +383,7 @@ def test_a_reminder_queued_when_the_cancel_commits_is_not_sent(
         )
     engine.dispose()
     assert appointment_id is not None
-    asyncio.run(_cancel(database_url, appointment_id))
+    asyncio.run(_cancel(database_url, appointment_id, settings))
 
     assert _send(database_url, message_id, _settings(database_url, smtp)) == "not_queued"
     time.sleep(0.2)

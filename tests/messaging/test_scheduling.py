@@ -166,17 +166,17 @@ async def test_cancel_cancels_waiting_messages_and_notifies_only_a_told_patient(
 
 
 async def test_writing_twice_never_makes_a_second_row(
-    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession
+    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession, settings: Settings
 ) -> None:
     await reachable(session, clinic.patients[0])
     made = await booked(client, clinic.desk, clinic.body(at(clinic.monday, "10:00")))
     appointment = await session.get_one(Appointment, made["id"])
-    await appointment_booked(session, appointment)
+    await appointment_booked(session, appointment, settings)
     assert len(await messages_of(session, made["id"])) == 3
 
 
 async def test_a_reminder_already_past_at_booking_is_skipped(
-    clinic: Clinic, session: AsyncSession
+    clinic: Clinic, session: AsyncSession, settings: Settings
 ) -> None:
     patient = await reachable(session, clinic.patients[0])
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3)
@@ -200,7 +200,7 @@ async def test_a_reminder_already_past_at_booking_is_skipped(
     )
     session.add(appointment)
     await session.flush()
-    await appointment_booked(session, appointment)
+    await appointment_booked(session, appointment, settings)
 
     rows = {(m.kind, m.offset_minutes): m for m in await messages_of(session, appointment.id)}
     assert (rows["reminder", 2880].status, rows["reminder", 2880].reason) == ("skipped", "too_late")

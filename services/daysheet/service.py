@@ -1,8 +1,9 @@
 """The day sheet: one location's day, per practitioner, in local time.
 
-Three queries whatever the day holds (the location, its practitioners, the appointments
-joined with patient, type and room, only the columns shown), plus one multi-row insert of
-audit rows.
+It reads several domains (appointments, patients, clinic setup, and a note's status), so
+it sits above them all. Three queries whatever the day holds (the location, its
+practitioners, the appointments joined with patient, type and room, only the columns
+shown), plus one multi-row insert of audit rows.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.appointments.models import Appointment
-from services.appointments.schemas import DaySheet, SheetColumn, SheetEntry, Status
+from services.appointments.schemas import Status
 from services.appointments.service import RESOURCE
 from services.clinic.service import (
     AppointmentType,
@@ -29,7 +30,8 @@ from services.clinic.service import (
 from services.core import audit
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
-from services.notes.models import VisitNote
+from services.daysheet.schemas import DaySheet, SheetColumn, SheetEntry
+from services.notes.service import note_status_of
 from services.patients.models import Patient
 
 _EARLIER = aliased(Appointment)
@@ -67,17 +69,13 @@ async def day_sheet(
             Room.name,
             Practitioner.display_name,
             or_(AppointmentType.is_new_patient, ~seen_before),
-            VisitNote.status,
+            # The visit's note: whether it exists and its status, never its content.
+            note_status_of(Appointment.id),
         )
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
         .join(Practitioner, Practitioner.id == Appointment.practitioner_id)
         .outerjoin(Room, Room.id == Appointment.room_id)
-        # The visit's note: whether it exists and its status, never its content.
-        .outerjoin(
-            VisitNote,
-            (VisitNote.appointment_id == Appointment.id) & (VisitNote.status != "discarded"),
-        )
         .where(
             Appointment.location_id == location.id,
             Appointment.starts_at >= start,

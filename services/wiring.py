@@ -1,0 +1,21 @@
+"""The composition root's one wiring: who listens to whom, and which message kinds exist.
+
+Used by every process that runs domain code: the HTTP app (``services/app.py``), the Celery
+app (``workers/app.py``) and the CLI (``services/cli.py``). Nothing below this layer knows
+that messaging or checkins exist.
+"""
+
+from __future__ import annotations
+
+from services.checkins import subscriptions as checkins
+from services.core.events import Events
+from services.core.settings import Settings
+from services.messaging import subscriptions as messaging
+
+
+def events(settings: Settings) -> Events:
+    """Appointments' events → messaging's outbox rows, then checkins' plans (in order)."""
+    wired = Events()
+    messaging.subscribe(wired, settings)
+    checkins.subscribe(wired, settings)
+    return wired
