@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # The composition root: whatever database it serves, its sessions announce to the
     # subscribers wired here (an injected one too: tests and benchmarks run as production).
     db.announce_to(wiring.events(settings))
+    wiring.register_kinds()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

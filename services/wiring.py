@@ -7,9 +7,11 @@ that messaging or checkins exist.
 
 from __future__ import annotations
 
+from services.checkins import message_kinds as checkin_kinds
 from services.checkins import subscriptions as checkins
 from services.core.events import Events
 from services.core.settings import Settings
+from services.messaging import appointment_kinds, kinds
 from services.messaging import subscriptions as messaging
 
 
@@ -19,3 +21,9 @@ def events(settings: Settings) -> Events:
     messaging.subscribe(wired, settings)
     checkins.subscribe(wired, settings)
     return wired
+
+
+def register_kinds() -> None:
+    """Every message kind the outbox sends: messaging's about visits, checkins' own.
+    Idempotent; every process that sends or renders messages calls it at start."""
+    kinds.register(*appointment_kinds.KINDS, *checkin_kinds.KINDS)

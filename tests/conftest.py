@@ -28,6 +28,9 @@ from tests.fakes.smtp import FakeSmtpServer
 from tests.live import asgi_client
 from tests.servers import TEMPLATE_DB, Servers, migrate, start_test_servers
 
+# As every process of the product does at start (tests call the sender directly too).
+wiring.register_kinds()
+
 # email-validator's switch for test suites: accept the special-use "test" domain, which
 # schemathesis generates for `format: email` and which no clinic uses for real.
 email_validator.TEST_ENVIRONMENT = True

@@ -15,6 +15,7 @@ from celery import Celery
 from celery.app import trace
 from celery.signals import beat_init, setup_logging, worker_init
 
+from services import wiring
 from services.core import db_roles
 from services.core.logging import configure_logging
 from services.core.settings import Environment, SettingsError, get_settings
@@ -25,6 +26,7 @@ VISIBILITY_TIMEOUT = 3600
 
 
 def create_celery() -> Celery:
+    wiring.register_kinds()  # the composition root of the worker and beat processes
     settings = get_settings()
     if not settings.redis_url:
         raise SettingsError(

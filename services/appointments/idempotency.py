@@ -12,14 +12,15 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any, cast
 
 from fastapi import Header
 from pydantic import BaseModel
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from services.appointments.models import IdempotencyKey
 from services.core import clock
@@ -115,3 +116,9 @@ async def remember(
         )
         .values(response_status=status, response_body=body.model_dump(mode="json"))
     )
+
+
+def purge_expired(session: Session, now: datetime) -> int:
+    """Delete keys past their expiry (housekeeping, sync in a worker). Idempotent."""
+    result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
+    return cast(CursorResult[Any], result).rowcount

@@ -1,9 +1,10 @@
 """Message text from Jinja2 templates: first name, clinic, local time, link. Nothing clinical
 (an alert email to staff names no patient either).
 
-Templates live in ``templates/messages/{kind}.{channel}.txt``; an email template's first
-line is its subject. Text messages are one line, kept within one GSM-7 segment for usual
-names and clinic names (``gsm.segments`` counts what was sent).
+Templates live in ``templates/messages/{kind}.{channel}.txt`` of the package that
+registered the kind (``kinds.py``); an email template's first line is its subject. Text
+messages are one line, kept within one GSM-7 segment for usual names and clinic names
+(``gsm.segments`` counts what was sent).
 """
 
 from __future__ import annotations
@@ -11,15 +12,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-# Plain text, never HTML: nothing to escape, and a name like "O'Neil" must stay as typed.
-_TEXT = Environment(  # noqa: S701
-    loader=PackageLoader("services.messaging", "templates/messages"),
-    undefined=StrictUndefined,
-)
+
+@cache
+def _texts(package: str) -> Environment:
+    # Plain text, never HTML: nothing to escape, and a name like "O'Neil" must stay as typed.
+    return Environment(  # noqa: S701
+        loader=PackageLoader(package, "templates/messages"),
+        undefined=StrictUndefined,
+    )
+
+
 _BLANK_LINES = re.compile(r"\n\s*\n(\s*\n)+")
 
 
@@ -39,6 +46,7 @@ def when_text(instant: datetime, zone: ZoneInfo, *, long: bool = False) -> str:
 
 
 def render(
+    package: str,
     kind: str,
     channel: str,
     *,
@@ -51,14 +59,18 @@ def render(
     moved: bool = False,
     hours: int | None = None,
 ) -> Rendered:
-    text = _TEXT.get_template(f"{kind}.{channel}.txt").render(
-        first_name=first_name,
-        clinic=clinic,
-        when=when_text(starts_at, zone),
-        link=link,
-        phone=phone,
-        moved=moved,
-        hours=hours,
+    text = (
+        _texts(package)
+        .get_template(f"{kind}.{channel}.txt")
+        .render(
+            first_name=first_name,
+            clinic=clinic,
+            when=when_text(starts_at, zone),
+            link=link,
+            phone=phone,
+            moved=moved,
+            hours=hours,
+        )
     )
     if channel == "sms":
         return Rendered(subject="", body=" ".join(text.split()))

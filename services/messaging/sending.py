@@ -2,15 +2,16 @@
 never holds a lock, a transaction or a pooled connection:
 
 1. ``begin``, one short transaction: lock the row ``FOR UPDATE``, re-check everything
-   (consent, contact, the visit still booked at that time, quiet hours, the waitlist offer
-   still open, the 72-hour check-in gap under its advisory lock), then either settle the
-   row (skipped, deferred) or render it, add its link, and mark it ``sending`` with
-   ``attempts + 1`` and ``sending_since``. Commit.
+   (consent, contact and quiet hours here; what its kind checks, ``kinds.py``: the visit
+   still booked at that time, the waitlist offer still open, the 72-hour check-in gap…),
+   then either settle the row (skipped, deferred) or render it, add its link, and mark it
+   ``sending`` with ``attempts + 1`` and ``sending_since``. Commit.
 2. Deliver through the channel with no transaction open (the session has returned its
    connection to the pool). The row's id is the Message-ID / SMS ``Idempotency-Key``.
 3. ``record``, one short transaction: the outcome (sent, retry, failed), only if the row is
-   still ``sending`` with this attempt's number; otherwise the reaper has taken it over and
-   a resend is on its way, so the outcome is logged and dropped.
+   still ``sending`` with this attempt's number (then the kind's ``after_sent``: checkins
+   marks its invitation sent); otherwise the reaper has taken it over and a resend is on
+   its way, so the outcome is logged and dropped.
 
 A cancel (or an opt-out) that commits before step 1 locks the row is seen by the checks and
 nothing is sent; one that reaches the row during step 1 waits a few milliseconds for it.
@@ -28,38 +29,31 @@ transient). Both resends carry the same Message-ID / ``Idempotency-Key``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.appointments.models import FREED, Appointment, WaitlistEntry
-from services.checkins.models import Checkin
-from services.checkins.policy import MIN_GAP
-from services.clinic.models import MessageSettings, Practitioner, PractitionerLocation
-from services.clinic.service import EffectiveMessageSettings, Location, combine
-from services.core.auth.models import User
+from services.appointments.models import Appointment
+from services.clinic.models import MessageSettings
+from services.clinic.service import Location, combine
 from services.core.phones import display_phone
 from services.core.settings import Settings
-from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
 from services.messaging import gsm
-from services.messaging.models import ABOUT_UPCOMING, Message, MessageLink
+from services.messaging.channels import Deliver, Outgoing, SendFailure
+from services.messaging.facts import Facts
+from services.messaging.kinds import Kind, kind_of
+from services.messaging.models import Message
 from services.messaging.render import Rendered, render
 from services.messaging.timing import QuietHours
 from services.patients.consents import granted_now
 from services.patients.models import Patient
-from workers.channels.base import Outgoing, SendFailure
 
 log = structlog.get_logger(__name__)
 
-Deliver = Callable[[Outgoing, Settings], str]
-# Kinds pointless once the appointment has started.
-BEFORE_VISIT = (*ABOUT_UPCOMING, "waitlist_offer")
-UPCOMING = ("booked", "confirmed")
 QUIET_GRACE = timedelta(minutes=30)
 
 
@@ -73,18 +67,6 @@ class Defer:
     until: datetime
 
 
-@dataclass
-class Facts:
-    message: Message
-    patient: Patient
-    appointment: Appointment
-    location: Location
-    settings: EffectiveMessageSettings
-    consents: bool  # the patient's newest decision on their preferred channel
-    checkin: Checkin | None  # for an invitation or an alert email
-    staff: tuple[str, ...] = ()  # an alert email's recipients
-
-
 def _locked_facts(session: Session, message_id: uuid.UUID, settings: Settings) -> Facts | None:
     """The message, locked, with everything the checks and the text need: one statement
     (the send path is the outbox's hot loop)."""
@@ -96,90 +78,19 @@ def _locked_facts(session: Session, message_id: uuid.UUID, settings: Settings) -
             Location,
             MessageSettings,
             granted_now(Patient.id, Patient.preferred_channel),
-            Checkin,
         )
         .join(Patient, Patient.id == Message.patient_id)
         .join(Appointment, Appointment.id == Message.appointment_id)
         .join(Location, Location.id == Message.location_id)
         .outerjoin(MessageSettings, MessageSettings.location_id == Message.location_id)
-        .outerjoin(Checkin, Checkin.id == Message.checkin_id)
         .where(Message.id == message_id)
         .with_for_update(of=Message)
     ).one_or_none()
     if row is None:
         return None
-    message, patient, appointment, location, saved, granted, checkin = row
+    message, patient, appointment, location, saved, granted = row
     effective = combine(location, saved, settings)
-    facts = Facts(message, patient, appointment, location, effective, bool(granted), checkin)
-    if message.kind == "alert":
-        facts.staff = _alert_recipients(session, appointment, effective)
-    return facts
-
-
-def _alert_recipients(
-    session: Session, appointment: Appointment, settings: EffectiveMessageSettings
-) -> tuple[str, ...]:
-    """The visit's practitioner, or, when they have left (profile or account closed), every
-    active practitioner of the location; and the clinic's alert inbox."""
-    active = (
-        select(User.email)
-        .join(Practitioner, Practitioner.user_id == User.id)
-        .where(User.is_active, Practitioner.is_active)
-    )
-    emails = list(session.scalars(active.where(Practitioner.id == appointment.practitioner_id)))
-    if not emails:
-        emails = list(
-            session.scalars(
-                active.join(
-                    PractitionerLocation, PractitionerLocation.practitioner_id == Practitioner.id
-                )
-                .where(PractitionerLocation.location_id == appointment.location_id)
-                .order_by(User.email)
-            )
-        )
-    if settings.alert_email:
-        emails.append(settings.alert_email)
-    return tuple(dict.fromkeys(a.lower() for a in emails))
-
-
-def _slot_taken(session: Session, freed: Appointment) -> bool:
-    """Someone else was booked into the freed time with that practitioner meanwhile."""
-    overlap = Appointment.during.op("&&")(func.tstzrange(freed.starts_at, freed.ends_at, "[)"))
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    Appointment.practitioner_id == freed.practitioner_id,
-                    Appointment.status.not_in(FREED),
-                    overlap,
-                )
-            )
-        )
-    )
-
-
-def _appointment_check(session: Session, facts: Facts, now: datetime) -> str | None:
-    message, appointment = facts.message, facts.appointment
-    if message.kind == "cancellation":
-        return None if appointment.status == "cancelled" else "appointment_not_cancelled"
-    if now >= appointment.starts_at:
-        return "too_late"
-    if message.kind == "waitlist_offer":
-        still_offered = session.scalar(
-            select(WaitlistEntry.id).where(
-                WaitlistEntry.offered_appointment_id == appointment.id,
-                WaitlistEntry.patient_id == message.patient_id,
-                WaitlistEntry.status == "offered",
-            )
-        )
-        if not still_offered:
-            return "offer_closed"
-        return "slot_taken" if _slot_taken(session, appointment) else None
-    if appointment.status not in UPCOMING:
-        return "appointment_" + appointment.status
-    if appointment.starts_at != message.appointment_starts_at:
-        return "appointment_moved"
-    return None
+    return Facts(message, patient, appointment, location, effective, bool(granted))
 
 
 def _just_late(message: Message, quiet: QuietHours, now: datetime) -> bool:
@@ -189,35 +100,15 @@ def _just_late(message: Message, quiet: QuietHours, now: datetime) -> bool:
     return message.send_at < began and now - began <= QUIET_GRACE
 
 
-def _checkin_check(session: Session, facts: Facts, now: datetime) -> str | None:
-    checkin = facts.checkin
-    if checkin is None or checkin.status != "scheduled":
-        return f"checkin_{checkin.status if checkin else 'missing'}"
-    # One patient's invitations are judged one at a time (until this step commits, the
-    # row ``sending``): two claimed in the same run would otherwise both see no recent one
-    # and both go out. One being sent counts as sent: it is on its way.
-    session.execute(
-        select(
-            func.pg_advisory_xact_lock(func.hashtextextended(f"checkin:{checkin.patient_id}", 0))
-        )
-    )
-    recent = exists().where(
-        Message.patient_id == facts.message.patient_id,
-        Message.kind == "checkin",
-        Message.id != facts.message.id,
-        (Message.status == "sending")
-        | ((Message.status == "sent") & (Message.sent_at > now - MIN_GAP)),
-    )
-    return "recent_checkin" if session.scalar(select(recent)) else None
-
-
 def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None:
     """Why this message must not go out now (None: send it)."""
-    if facts.message.kind == "alert":
-        # To staff, about a possible emergency: no patient consent or quiet hours apply.
+    kind = kind_of(facts.message.kind)
+    if kind.staff is not None:
+        # To staff (an alert about a possible emergency): no patient consent or quiet hours.
+        facts.staff = kind.staff(session, facts)
         if facts.staff:
             return None
-        log.error("urgent alert with nobody to email", message_id=str(facts.message.id))
+        log.error("staff message with nobody to email", message_id=str(facts.message.id))
         return Skip("no_recipient")
     patient = facts.patient
     if patient.status != "active":
@@ -230,10 +121,7 @@ def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None
     if not facts.consents:
         return Skip("no_consent")
     facts.message.channel = channel
-    if facts.message.kind == "checkin":
-        problem = _checkin_check(session, facts, now)
-    else:
-        problem = _appointment_check(session, facts, now)
+    problem = kind.check(session, facts, now)
     if problem:
         return Skip(problem)
     quiet = QuietHours(
@@ -241,59 +129,32 @@ def decide(session: Session, facts: Facts, now: datetime) -> Skip | Defer | None
     )
     if quiet.contains(now) and not _just_late(facts.message, quiet, now):
         until = quiet.ends(now)
-        if facts.message.kind in BEFORE_VISIT and until >= facts.appointment.starts_at:
+        if kind.before_visit and until >= facts.appointment.starts_at:
             return Skip("quiet_hours")
         return Defer(until)
     return None
 
 
-def checkin_expiry(now: datetime, settings: Settings) -> datetime:
-    return now + timedelta(hours=settings.checkin_link_hours)
-
-
-def _link(session: Session, facts: Facts, settings: Settings, now: datetime) -> str | None:
-    """A new link for this send (never an update: see MessageLink): confirm/cancel until
-    the visit, or a check-in form for ``CLINIC_CHECKIN_LINK_HOURS``."""
-    base = settings.public_url.rstrip("/")
-    kind = facts.message.kind
-    if kind == "alert":
-        return f"{base}/api/v1/alerts?status=open"
-    if kind in ABOUT_UPCOMING:
-        page, expires_at = "a", facts.appointment.starts_at
-    elif kind == "checkin":
-        page, expires_at = "c", checkin_expiry(now, settings)
-    else:
-        return None
-    token = new_token(LINK_TOKEN_BYTES)
-    session.add(
-        MessageLink(
-            token_hash=hash_token(token, settings.secret_key),
-            message_id=facts.message.id,
-            expires_at=expires_at,
-        )
-    )
-    return f"{base}/{page}/{token}"
-
-
 def compose(session: Session, facts: Facts, settings: Settings, now: datetime) -> Rendered:
     patient, appointment, message = facts.patient, facts.appointment, facts.message
+    kind = kind_of(message.kind)
     return render(
+        kind.templates,
         message.kind,
         message.channel,
         first_name=patient.preferred_name or patient.given_name,
         clinic=facts.settings.sender_name,
-        # An alert email tells when the answers came, everything else the visit's time.
-        starts_at=message.created_at if message.kind == "alert" else appointment.starts_at,
+        starts_at=kind.names_time(facts),
         zone=ZoneInfo(facts.location.time_zone),
-        link=_link(session, facts, settings, now),
+        link=kind.link(session, facts, settings, now),
         phone=display_phone(facts.location.phone),
         moved=appointment.rescheduled_from_id is not None,
         hours=settings.checkin_link_hours,
     )
 
 
-def _address(facts: Facts) -> str:
-    if facts.message.kind == "alert":
+def _address(kind: Kind, facts: Facts) -> str:
+    if kind.staff is not None:
         return ", ".join(facts.staff)
     patient = facts.patient
     return (patient.phone if facts.message.channel == "sms" else patient.email) or ""
@@ -341,7 +202,7 @@ def begin(
     outgoing = Outgoing(
         message_id=message.id,
         channel=message.channel,
-        to=_address(facts),
+        to=_address(kind_of(message.kind), facts),
         subject=rendered.subject,
         body=rendered.body,
         sender_name=facts.settings.sender_name,
@@ -397,17 +258,9 @@ def record(
     message.last_error = None  # the history keeps earlier attempts' errors
     sms = message.channel == "sms"
     message.segments = gsm.segments(attempt.outgoing.body) if sms else None
-    if message.kind == "checkin":
-        # Not a check-in answered meanwhile through the link of an earlier attempt.
-        session.execute(
-            update(Checkin)
-            .where(Checkin.id == message.checkin_id, Checkin.status.in_(("scheduled", "sent")))
-            .values(
-                status="sent",
-                sent_at=func.coalesce(Checkin.sent_at, now),
-                expires_at=checkin_expiry(now, settings),  # the newest link's
-            )
-        )
+    after_sent = kind_of(message.kind).after_sent
+    if after_sent is not None:
+        after_sent(session, message, settings, now)
     log.info("message sent", message_id=str(message.id), kind=message.kind, channel=message.channel)
     return "sent"
 

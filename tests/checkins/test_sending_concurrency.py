@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from services.appointments.models import Appointment
 from services.core.database import Database
 from services.core.settings import Settings
+from services.messaging.channels import Outgoing
 from services.messaging.models import Message
 from services.messaging.sending import send_one
 from services.patients.models import Patient
@@ -26,7 +27,6 @@ from tests.messaging.outbox_world import quiet_hours_away_from_now
 from tests.messaging.support import reachable
 from tests.servers import TEMPLATE_DB, Servers
 from workers import channels
-from workers.channels.base import Outgoing
 
 pytestmark = pytest.mark.slow
 

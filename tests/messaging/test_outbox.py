@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.settings import Environment, Settings
+from services.messaging.channels import Outgoing, SendFailure
 from services.messaging.models import Message
 from services.messaging.outbox import reap
 from services.messaging.sending import QUIET_GRACE, _just_late
@@ -19,7 +20,6 @@ from services.messaging.timing import QuietHours
 from tests.appointments.conftest import Clinic, at, booked
 from tests.messaging.support import messages_of, reachable, send_now
 from workers import channels
-from workers.channels.base import Outgoing, SendFailure
 
 
 async def test_the_reaper_returns_lost_sends_and_fails_one_that_keeps_dying(

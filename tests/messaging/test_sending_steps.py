@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.settings import Settings
+from services.messaging.channels import SendFailure
 from services.messaging.models import Message, MessageEvent, MessageLink
 from services.messaging.outbox import reap
 from services.messaging.sending import Attempt, begin, record
 from tests.appointments.conftest import Clinic, at, booked
 from tests.messaging.outbox_world import quiet_hours_away_from_now
 from tests.messaging.support import messages_of, reachable, send_now
-from workers.channels.base import SendFailure
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ sent, and the retries let it go out once the channel is configured.
 from __future__ import annotations
 
 from services.core.settings import Environment, Settings
-from workers.channels.base import Outgoing, SendFailure
+from services.messaging.channels import Outgoing, SendFailure
 from workers.channels.email import send_email
 from workers.channels.outbox_file import write_to_outbox
 from workers.channels.sms import send_sms

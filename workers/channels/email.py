@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
 from services.core.settings import Settings, SmtpSecurity
-from workers.channels.base import Outgoing, SendFailure
+from services.messaging.channels import Outgoing, SendFailure
 
 # A refused login is the operator's to fix, not the patient's address: transient, so the
 # messages go out once the configuration is corrected instead of all failing for good.

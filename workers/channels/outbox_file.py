@@ -13,7 +13,7 @@ import tempfile
 import structlog
 
 from services.core.settings import Settings
-from workers.channels.base import Outgoing, SendFailure
+from services.messaging.channels import Outgoing, SendFailure
 
 log = structlog.get_logger(__name__)
 

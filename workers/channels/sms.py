@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from services.core.settings import Settings
-from workers.channels.base import Outgoing, SendFailure
+from services.messaging.channels import Outgoing, SendFailure
 
 TIMEOUT_SECONDS = 10.0
 

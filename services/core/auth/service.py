@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from services.core import audit, clock
 from services.core.auth.models import AuthSession, User
@@ -240,3 +242,19 @@ async def revoke_all_sessions(session: AsyncSession, user_id: uuid.UUID) -> None
         .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=clock.utcnow())
     )
+
+
+# Ended sessions are kept a while so a security review can still see them.
+KEEP_ENDED_SESSIONS = timedelta(days=30)
+
+
+def purge_ended_sessions(session: Session, now: datetime) -> int:
+    """Delete sessions that expired or were revoked over ``KEEP_ENDED_SESSIONS`` ago
+    (housekeeping, sync in a worker). Idempotent."""
+    cutoff = now - KEEP_ENDED_SESSIONS
+    result = session.execute(
+        delete(AuthSession).where(
+            or_(AuthSession.expires_at < cutoff, AuthSession.revoked_at < cutoff)
+        )
+    )
+    return cast(CursorResult[Any], result).rowcount

@@ -1,9 +1,14 @@
-"""What every channel takes and how it fails."""
+"""What every channel takes and how it fails: messaging's side of the contract that the
+worker's channels (``workers/channels``: SMTP, the SMS provider, the outbox folder)
+implement. Messaging never imports them; the worker hands ``send_one`` a ``Deliver``."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from services.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -28,3 +33,7 @@ class SendFailure(Exception):
         super().__init__(code)
         self.code = code[:200]
         self.permanent = permanent
+
+
+# Sends one message, answers the channel's id for it; raises ``SendFailure``.
+Deliver = Callable[[Outgoing, Settings], str]
