@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -123,18 +123,28 @@ class Parties:
     location: Location
 
 
+class Wanted(Protocol):
+    """Who and what a booking or a series asks for (AppointmentCreate, SeriesCreate)."""
+
+    @property
+    def patient_id(self) -> uuid.UUID: ...
+    @property
+    def practitioner_id(self) -> uuid.UUID: ...
+    @property
+    def appointment_type_id(self) -> uuid.UUID: ...
+    @property
+    def location_id(self) -> uuid.UUID | None: ...
+
+
 async def parties(
-    session: AsyncSession,
-    *,
-    patient_id: uuid.UUID,
-    practitioner_id: uuid.UUID,
-    type_id: uuid.UUID,
-    location_id: uuid.UUID | None,
-    actor: Principal,
-    client: ClientInfo,
+    session: AsyncSession, wanted: Wanted, *, actor: Principal, client: ClientInfo
 ) -> Parties:
     """Unknown ids answer 404 before any rule is checked (inactive, archived, elsewhere)."""
-    patient = await patients.get_patient(session, patient_id, actor=actor, client=client, action="")
+    practitioner_id, type_id = wanted.practitioner_id, wanted.appointment_type_id
+    location_id = wanted.location_id
+    patient = await patients.get_patient(
+        session, wanted.patient_id, actor=actor, client=client, action=""
+    )
     found = await booking_setup(session, practitioner_id, type_id, location_id)
     if len(found) == 1 and found[0][0].is_active and found[0][1].is_active:
         practitioner, kind, location = found[0]

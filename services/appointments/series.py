@@ -104,15 +104,7 @@ def _refused(mode: SeriesMode, occurrences: list[Occurrence], what: str) -> Conf
 async def create_series(
     session: AsyncSession, data: SeriesCreate, *, actor: Principal, client: ClientInfo
 ) -> SeriesOut:
-    found = await booking.parties(
-        session,
-        patient_id=data.patient_id,
-        practitioner_id=data.practitioner_id,
-        type_id=data.appointment_type_id,
-        location_id=data.location_id,
-        actor=actor,
-        client=client,
-    )
+    found = await booking.parties(session, data, actor=actor, client=client)
     series = AppointmentSeries(
         patient_id=found.patient_id,
         practitioner_id=found.practitioner.id,

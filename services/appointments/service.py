@@ -110,15 +110,7 @@ def _check_overlap_role(actor: Principal, allow_overlap: bool) -> None:
 async def create_appointment(
     session: AsyncSession, data: AppointmentCreate, *, actor: Principal, client: ClientInfo
 ) -> Appointment:
-    found = await booking.parties(
-        session,
-        patient_id=data.patient_id,
-        practitioner_id=data.practitioner_id,
-        type_id=data.appointment_type_id,
-        location_id=data.location_id,
-        actor=actor,
-        client=client,
-    )
+    found = await booking.parties(session, data, actor=actor, client=client)
     _check_overlap_role(actor, data.allow_overlap)
     spot = booking.Place(
         patient_id=found.patient_id,
@@ -222,13 +214,8 @@ async def list_appointments(
     query = query.order_by(Appointment.starts_at, Appointment.id)
     rows = (await session.scalars(page.apply(query))).all()
     found = [await out(session, appointment) for appointment in rows]
-    await audit.record_many_for_patient(
-        session,
-        actor_id=actor.user_id,
-        action="list",
-        resource_type=RESOURCE,
-        rows=[(a.id, a.patient_id) for a in rows[: page.limit]],
-        client=client,
+    await audit.record_listed(
+        session, rows[: page.limit], actor_id=actor.user_id, resource_type=RESOURCE, client=client
     )
     return found
 

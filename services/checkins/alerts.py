@@ -45,13 +45,8 @@ async def list_alerts(
     if patient_id is not None:
         query = query.where(Alert.patient_id == patient_id)
     rows = (await session.scalars(page.apply(query))).all()
-    await audit.record_many_for_patient(
-        session,
-        actor_id=actor.user_id,
-        action="list",
-        resource_type=RESOURCE,
-        rows=[(a.id, a.patient_id) for a in rows[: page.limit]],
-        client=client,
+    await audit.record_listed(
+        session, rows[: page.limit], actor_id=actor.user_id, resource_type=RESOURCE, client=client
     )
     return rows
 

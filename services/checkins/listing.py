@@ -86,12 +86,11 @@ async def list_checkins(
         query = query.where(_status_filter(where.statuses, now))
     query = query.order_by(Checkin.due_at.desc(), Checkin.id.desc())
     rows = (await session.scalars(page.apply(query))).all()
-    await audit.record_many_for_patient(
+    await audit.record_listed(
         session,
+        rows[: page.limit],
         actor_id=actor.user_id,
-        action="list",
         resource_type=AUDIT_RESOURCE,
-        rows=[(c.id, c.patient_id) for c in rows[: page.limit]],
         client=client,
     )
     return [CheckinOut(**_fields(c, _status(c, now))) for c in rows]

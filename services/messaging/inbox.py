@@ -77,13 +77,8 @@ async def list_messages(
     rows = (await session.scalars(page.apply(query))).all()
     shown = rows[: page.limit]
     history = await _history(session, [m.id for m in shown])
-    await audit.record_many_for_patient(
-        session,
-        actor_id=actor.user_id,
-        action="list",
-        resource_type=RESOURCE,
-        rows=[(m.id, m.patient_id) for m in shown],
-        client=client,
+    await audit.record_listed(
+        session, shown, actor_id=actor.user_id, resource_type=RESOURCE, client=client
     )
     return [
         MessageOut(**MessageRow.model_validate(m).model_dump(), history=history.get(m.id, []))
@@ -107,12 +102,7 @@ async def list_inbound(
     query = query.order_by(InboundSms.received_at.desc(), InboundSms.id.desc())
     rows = (await session.scalars(page.apply(query))).all()
     shown = rows[: page.limit]
-    await audit.record_many_for_patient(
-        session,
-        actor_id=actor.user_id,
-        action="list",
-        resource_type=INBOUND_RESOURCE,
-        rows=[(r.id, r.patient_id) for r in shown],
-        client=client,
+    await audit.record_listed(
+        session, shown, actor_id=actor.user_id, resource_type=INBOUND_RESOURCE, client=client
     )
     return [InboundSmsOut.model_validate(r) for r in rows]

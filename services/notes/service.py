@@ -346,12 +346,7 @@ async def list_notes(
     if patient_id is not None:
         query = query.where(VisitNote.patient_id == patient_id)
     rows = (await session.scalars(page.apply(query))).all()
-    await audit.record_many_for_patient(
-        session,
-        actor_id=actor.user_id,
-        action="list",
-        resource_type=RESOURCE,
-        rows=[(n.id, n.patient_id) for n in rows[: page.limit]],
-        client=client,
+    await audit.record_listed(
+        session, rows[: page.limit], actor_id=actor.user_id, resource_type=RESOURCE, client=client
     )
     return rows

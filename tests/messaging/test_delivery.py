@@ -21,6 +21,7 @@ import redis
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from services import wiring
 from services.appointments import lifecycle
 from services.appointments.models import Appointment
 from services.appointments.schemas import Cancel, CancelReason
@@ -127,10 +128,11 @@ def _appointment_of(database_url: str, message_id: uuid.UUID) -> uuid.UUID:
     return appointment_id
 
 
-async def _cancel_visit(database_url: str, appointment_id: uuid.UUID) -> float:
-    """Cancel through the appointments service, as the front desk's request does; answers
-    the seconds from the start of the transaction to its commit."""
-    database = Database.from_url(database_url, pool_size=1)
+async def _cancel_visit(database_url: str, appointment_id: uuid.UUID, settings: Settings) -> float:
+    """Cancel through the appointments service, as the front desk's request does (its
+    events wired as the app wires them); answers the seconds from the start of the
+    transaction to its commit."""
+    database = Database.from_url(database_url, pool_size=1, events=wiring.events(settings))
     try:
         started = time.monotonic()
         async with database.session_scope() as session:
@@ -180,7 +182,7 @@ def quiet_world(
 
 @pytest.mark.slow
 def test_a_stalled_smtp_server_holds_no_lock_and_no_connection(
-    quiet_world: tuple[World, str], smtp: FakeSmtpServer
+    quiet_world: tuple[World, str], smtp: FakeSmtpServer, settings: Settings
 ) -> None:
     """Ten sends wait 15 s each on the SMTP server, side by side in one worker process:
     meanwhile no row is locked, no transaction is open, a cancel of one of those visits
@@ -190,7 +192,9 @@ def test_a_stalled_smtp_server_holds_no_lock_and_no_connection(
     # pays for imports, connecting and compiling statements), one after the stall (the
     # floor: the same cancel with nothing sending).
     warm_up, later = seed(database_url, 2, send_at=datetime.now(UTC) + timedelta(days=1))
-    cold = asyncio.run(_cancel_visit(database_url, _appointment_of(database_url, warm_up)))
+    cold = asyncio.run(
+        _cancel_visit(database_url, _appointment_of(database_url, warm_up), settings)
+    )
     smtp.stall(STALL_SECONDS, times=10)
     ids = seed(database_url, 10)
     world.worker(threads=12)
@@ -205,7 +209,9 @@ def test_a_stalled_smtp_server_holds_no_lock_and_no_connection(
             select(Message.id).where(Message.id.in_(ids)).with_for_update(nowait=True)
         ).all()
     engine.dispose()
-    cancel = asyncio.run(_cancel_visit(database_url, _appointment_of(database_url, ids[0])))
+    cancel = asyncio.run(
+        _cancel_visit(database_url, _appointment_of(database_url, ids[0]), settings)
+    )
     [eleventh] = seed(database_url, 1)
     wait_until_sent(database_url, [eleventh], 10, world)
     eleventh_after = time.monotonic() - stalled_at
@@ -225,7 +231,7 @@ def test_a_stalled_smtp_server_holds_no_lock_and_no_connection(
 
     wait_until_sent(database_url, ids, STALL_SECONDS + 15, world)
     assert time.monotonic() - stalled_at < STALL_SECONDS + 10  # the waits overlapped
-    floor = asyncio.run(_cancel_visit(database_url, _appointment_of(database_url, later)))
+    floor = asyncio.run(_cancel_visit(database_url, _appointment_of(database_url, later), settings))
     print(f"stall test: the same cancel with nothing sending: {floor * 1000:.0f} ms")
     received = {m.message_id for m in smtp.messages}
     assert {f"<{i}@localhost>" for i in [*ids, eleventh]} <= received

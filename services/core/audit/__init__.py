@@ -1,3 +1,8 @@
-from services.core.audit.service import record, record_for_patient, record_many_for_patient
+from services.core.audit.service import (
+    record,
+    record_for_patient,
+    record_listed,
+    record_many_for_patient,
+)
 
-__all__ = ["record", "record_for_patient", "record_many_for_patient"]
+__all__ = ["record", "record_for_patient", "record_listed", "record_many_for_patient"]

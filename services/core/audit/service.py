@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -139,3 +139,30 @@ async def list_events(
         query = query.where(AuditEvent.at < where.at_to)
     query = query.order_by(AuditEvent.id.desc())
     return (await session.scalars(page.apply(query))).all()
+
+
+class AboutPatient(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def patient_id(self) -> uuid.UUID | None: ...
+
+
+async def record_listed(
+    session: AsyncSession,
+    shown: Sequence[AboutPatient],
+    *,
+    actor_id: uuid.UUID | None,
+    resource_type: str,
+    client: ClientInfo | None,
+) -> None:
+    """Each object shown on a page of a list is an audited read of its patient's data."""
+    await record_many_for_patient(
+        session,
+        actor_id=actor_id,
+        action="list",
+        resource_type=resource_type,
+        rows=[(row.id, row.patient_id) for row in shown],
+        client=client,
+    )
