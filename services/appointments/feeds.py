@@ -29,7 +29,7 @@ from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import NotFound
 from services.core.tokens import hash_token, new_token
-from services.patients.models import Patient
+from services.patients.service import Patient
 
 RESOURCE = "calendar_feed"
 FEED_ROLES = frozenset({Role.chiropractor, Role.admin})

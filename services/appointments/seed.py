@@ -16,7 +16,7 @@ from services.appointments import booking
 from services.appointments.models import Appointment
 from services.clinic.service import AppointmentType, Location, local_instant, practitioners_at
 from services.core import clock
-from services.patients.models import Patient
+from services.patients.service import Patient
 
 FOLLOW_UP = "NUCCA adjustment follow-up"
 DAYS = 5

@@ -18,7 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.appointments import booking
 from services.appointments.availability import busy_times
 from services.appointments.events import Booked, Moved, WaitlistOffered
-from services.appointments.models import Appointment, StatusChange
+from services.appointments.models import FREED as FREED
+from services.appointments.models import Appointment as Appointment
+from services.appointments.models import AppointmentSeries as AppointmentSeries
+from services.appointments.models import StatusChange
+from services.appointments.models import WaitlistEntry as WaitlistEntry
 from services.appointments.schemas import (
     AppointmentCreate,
     AppointmentDetail,
@@ -59,13 +63,12 @@ async def record(
 ) -> None:
     """An audit row for an appointment; it names the patient, whose data this is.
     ``actor`` None: the patient, through a link in a message."""
-    await audit.record_for_patient(
+    await audit.record_about(
         session,
+        appointment,
         actor_id=actor.user_id if actor else None,
         action=action,
         resource_type=RESOURCE,
-        resource_id=appointment.id,
-        patient_id=appointment.patient_id,
         client=client,
         detail=detail,
     )

@@ -49,13 +49,12 @@ async def _audit(
     entry: WaitlistEntry,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    await audit.record_for_patient(
+    await audit.record_about(
         session,
+        entry,
         actor_id=actor.user_id,
         action=action,
         resource_type=RESOURCE,
-        resource_id=entry.id,
-        patient_id=entry.patient_id,
         client=client,
         detail=detail,
     )

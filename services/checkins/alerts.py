@@ -74,13 +74,12 @@ async def acknowledge(
     alert.acknowledged_by = actor.user_id
     alert.acknowledged_at = clock.utcnow()
     alert.comment = comment
-    await audit.record_for_patient(
+    await audit.record_about(
         session,
+        alert,
         actor_id=actor.user_id,
         action="acknowledge",
         resource_type=RESOURCE,
-        resource_id=alert.id,
-        patient_id=alert.patient_id,
         client=client,
         detail={"severity": alert.severity},
     )

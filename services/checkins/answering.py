@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.appointments.models import Appointment
+from services.appointments.service import Appointment
 from services.checkins import questionnaire, scoring
 from services.checkins.models import AUDIT_RESOURCE, Alert, Checkin, CheckinAnswers
 from services.checkins.questionnaire import (
@@ -44,9 +44,9 @@ from services.core.errors import Gone
 from services.core.phones import display_phone
 from services.core.settings import Settings
 from services.messaging import resolver, schedule
-from services.messaging.models import MessageLink
+from services.messaging.service import MessageLink
 from services.notes import service as notes
-from services.patients.models import Patient
+from services.patients.service import Patient
 
 USED_FOR = "answered"
 CHECKIN_KIND = "checkin"  # the outbox kind of an invitation
@@ -122,13 +122,12 @@ async def _audit(
     action: str,
     detail: dict[str, Any],
 ) -> None:
-    await audit.record_for_patient(
+    await audit.record_about(
         session,
+        checkin,
         actor_id=None,  # the patient, through a link in a message
         action=action,
         resource_type=AUDIT_RESOURCE,
-        resource_id=checkin.id,
-        patient_id=checkin.patient_id,
         client=client,
         detail={"via": "link", **detail},
     )

@@ -104,13 +104,12 @@ async def get_checkin(
         raise NotFound("No check-in with this id.")
     answers = await session.get(CheckinAnswers, checkin.id)
     alert = await session.scalar(select(Alert).where(Alert.checkin_id == checkin.id))
-    await audit.record_for_patient(
+    await audit.record_about(
         session,
+        checkin,
         actor_id=actor.user_id,
         action="read",
         resource_type=AUDIT_RESOURCE,
-        resource_id=checkin.id,
-        patient_id=checkin.patient_id,
         client=client,
     )
     return CheckinDetailOut(

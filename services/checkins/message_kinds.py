@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from services.checkins.models import Checkin
 from services.checkins.policy import MIN_GAP
-from services.clinic.models import Practitioner, PractitionerLocation
+from services.clinic.service import Practitioner, PractitionerLocation
 from services.core.auth.models import User
 from services.core.settings import Settings
 from services.messaging.facts import Facts, new_link
 from services.messaging.kinds import Kind
-from services.messaging.models import Message
+from services.messaging.service import Message
 
 TEMPLATES = "services.checkins"
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.checkins.models import CheckinPolicy
-from services.clinic.models import AppointmentType
+from services.clinic.service import AppointmentType
 
 DEFAULT_AFTER_VISIT_HOURS = 24
 # No check-in goes out within this long after another was sent to the patient (judged at

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.appointments.models import Appointment, AppointmentSeries
+from services.appointments.service import Appointment, AppointmentSeries
 from services.checkins import policy
 from services.checkins.models import Checkin, QuestionnaireVersion
 from services.checkins.questionnaire import DEFAULT_KEY
@@ -30,7 +30,7 @@ from services.clinic.service import get_appointment_type, local_instant
 from services.core import clock
 from services.core.settings import Settings
 from services.messaging import schedule as messages
-from services.patients.models import Patient
+from services.patients.service import Patient
 
 WEEKLY_AT = time(18, 0)
 WEEKLY_NOT_BEFORE = timedelta(hours=24)  # after the visit that plans it

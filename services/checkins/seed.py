@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.checkins.models import CheckinPolicy
-from services.clinic.models import AppointmentType
+from services.clinic.service import AppointmentType
 
 NO_CHECKIN_TYPES = ("X-ray review",)
 

@@ -23,7 +23,14 @@ from services.clinic.messages import (
     effective_message_settings,
     late_cancel_minutes,
 )
-from services.clinic.models import AppointmentType, Location, Practitioner, Room
+from services.clinic.models import (
+    AppointmentType,
+    Location,
+    MessageSettings,
+    Practitioner,
+    PractitionerLocation,
+    Room,
+)
 from services.clinic.practitioners import get_practitioner
 
 __all__ = [
@@ -31,7 +38,9 @@ __all__ = [
     "EffectiveMessageSettings",
     "Interval",
     "Location",
+    "MessageSettings",
     "Practitioner",
+    "PractitionerLocation",
     "Room",
     "booking_setup",
     "clip",

@@ -16,9 +16,8 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from services.appointments.models import Appointment
 from services.appointments.schemas import Status
-from services.appointments.service import RESOURCE
+from services.appointments.service import RESOURCE, Appointment
 from services.clinic.service import (
     AppointmentType,
     Practitioner,
@@ -32,7 +31,7 @@ from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.daysheet.schemas import DaySheet, SheetColumn, SheetEntry
 from services.notes.service import note_status_of
-from services.patients.models import Patient
+from services.patients.service import Patient
 
 _EARLIER = aliased(Appointment)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from services.appointments.models import FREED, Appointment, WaitlistEntry
+from services.appointments.service import FREED, Appointment, WaitlistEntry
 from services.core.settings import Settings
 from services.messaging.facts import Facts, new_link
 from services.messaging.kinds import Kind

@@ -8,12 +8,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from services.appointments.models import Appointment
+from services.appointments.service import Appointment
 from services.clinic.service import EffectiveMessageSettings, Location
 from services.core.settings import Settings
 from services.core.tokens import LINK_TOKEN_BYTES, hash_token, new_token
 from services.messaging.models import Message, MessageLink
-from services.patients.models import Patient
+from services.patients.service import Patient
 
 
 @dataclass

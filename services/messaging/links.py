@@ -20,9 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import lifecycle
-from services.appointments.models import Appointment
 from services.appointments.schemas import Cancel, CancelReason, Status
-from services.appointments.service import record
+from services.appointments.service import Appointment, record
 from services.clinic.service import get_location
 from services.core.deps import ClientInfo
 from services.core.errors import Gone
@@ -30,7 +29,7 @@ from services.core.phones import display_phone
 from services.messaging import resolver
 from services.messaging.models import ABOUT_UPCOMING, MessageLink
 from services.messaging.render import when_text
-from services.patients.models import Patient
+from services.patients.service import Patient
 
 Action = Literal["confirm", "cancel"]
 ACTIONS: tuple[Action, ...] = ("confirm", "cancel")

@@ -22,13 +22,13 @@ from sqlalchemy import Select, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.appointments.models import Appointment
+from services.appointments.service import Appointment
 from services.clinic.service import effective_message_settings
 from services.core import clock
 from services.core.settings import Settings
 from services.messaging.models import ON_ITS_WAY, Message
 from services.messaging.timing import QuietHours, earliest_allowed, reminder_at
-from services.patients.models import Patient
+from services.patients.service import Patient
 
 UNIQUE_KEY = "uq_messages_kind_appointment_id_offset_minutes_checkin_id"
 # Not yet sent and still changeable; ``sending`` is deliberately not here (see above).

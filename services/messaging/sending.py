@@ -37,9 +37,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.appointments.models import Appointment
-from services.clinic.models import MessageSettings
-from services.clinic.service import Location, combine
+from services.appointments.service import Appointment
+from services.clinic.service import Location, MessageSettings, combine
 from services.core.phones import display_phone
 from services.core.settings import Settings
 from services.messaging import gsm
@@ -50,7 +49,7 @@ from services.messaging.models import Message
 from services.messaging.render import Rendered, render
 from services.messaging.timing import QuietHours
 from services.patients.consents import granted_now
-from services.patients.models import Patient
+from services.patients.service import Patient
 
 log = structlog.get_logger(__name__)
 

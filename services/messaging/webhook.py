@@ -25,9 +25,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import lifecycle
-from services.appointments.models import Appointment
 from services.appointments.schemas import Status
-from services.appointments.service import record
+from services.appointments.service import Appointment, record
 from services.core import audit
 from services.core.deps import ClientInfo
 from services.core.errors import Forbidden, ValidationFailed
@@ -36,8 +35,8 @@ from services.messaging.models import InboundSms, Message
 from services.messaging.schedule import WAITING, cancelled
 from services.messaging.signature import valid_signature
 from services.patients.consents import new_consent
-from services.patients.models import Patient
 from services.patients.schemas import ConsentIn
+from services.patients.service import Patient
 
 log = structlog.get_logger(__name__)
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.appointments.models import Appointment
+from services.appointments.service import Appointment
 from services.clinic.intervals import local_instant
 from services.core import audit
 from services.core.auth.service import Principal

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import service as appointments
-from services.appointments.models import Appointment
+from services.appointments.service import Appointment
 from services.clinic.service import get_practitioner
 from services.core import audit, clock
 from services.core.auth.roles import Role
@@ -68,13 +68,12 @@ async def _audit(
     note: VisitNote,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    await audit.record_for_patient(
+    await audit.record_about(
         session,
+        note,
         actor_id=actor.user_id,
         action=action,
         resource_type=RESOURCE,
-        resource_id=note.id,
-        patient_id=note.patient_id,
         client=client,
         detail=detail,
     )

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.appointments.models import Appointment
+from services.appointments.service import Appointment
 from services.core import audit
 from services.core.auth.roles import Role
 from services.core.auth.service import Principal

@@ -136,13 +136,18 @@ class ConsentState(BaseModel):
     email: bool = False
 
 
-class PatientOut(BaseModel):
+class PatientIdentity(BaseModel):
+    """Who the record is: what every answer about a patient starts with."""
+
     id: uuid.UUID
     chart_number: str
     given_name: str
     family_name: str
     preferred_name: str | None
     date_of_birth: date
+
+
+class PatientOut(PatientIdentity):
     sex: str | None
     phone: str | None
     email: str | None
@@ -161,17 +166,11 @@ class PatientOut(BaseModel):
     updated_at: datetime
 
 
-class PatientSummary(BaseModel):
+class PatientSummary(PatientIdentity):
     """A search hit: enough to tell two people apart at the front desk."""
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: uuid.UUID
-    chart_number: str
-    given_name: str
-    family_name: str
-    preferred_name: str | None
-    date_of_birth: date
     phone: str | None
     email: str | None
     status: str

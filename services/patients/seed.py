@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.clinic.models import Location
+from services.clinic.service import Location
 from services.patients.models import Patient
 
 GIVEN = (

@@ -23,7 +23,7 @@ from services.core.errors import Conflict, ValidationFailed
 from services.core.etag import check_version, expected_version
 from services.core.pagination import PageParams
 from services.patients import consents
-from services.patients.models import Patient
+from services.patients.models import Patient as Patient  # read by other domains
 from services.patients.schemas import (
     Address,
     ConsentIn,

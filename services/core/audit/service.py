@@ -166,3 +166,26 @@ async def record_listed(
         rows=[(row.id, row.patient_id) for row in shown],
         client=client,
     )
+
+
+async def record_about(
+    session: AsyncSession,
+    row: AboutPatient,
+    *,
+    actor_id: uuid.UUID | None,
+    action: str,
+    resource_type: str,
+    client: ClientInfo | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """``record_for_patient`` for a row that names its patient (``row.patient_id``)."""
+    await record_for_patient(
+        session,
+        actor_id=actor_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=row.id,
+        patient_id=row.patient_id,
+        client=client,
+        detail=detail,
+    )
