@@ -1,8 +1,8 @@
 """The composition root's one wiring: who listens to whom, and which message kinds exist.
 
 Used by every process that runs domain code: the HTTP app (``services/app.py``), the Celery
-app (``workers/app.py``) and the CLI (``services/cli.py``). Nothing below this layer knows
-that messaging or checkins exist.
+app (``workers/app.py``) and the CLI (``services/cli.py``). No package below this layer
+imports the subscribers or kinds of a package above its own.
 """
 
 from __future__ import annotations

@@ -181,6 +181,3 @@ class SeriesOut(BaseModel):
     mode: SeriesMode
     booked: int
     occurrences: list[Occurrence]
-
-
-# Day sheet

@@ -111,6 +111,7 @@ KINDS = (
         _nothing_to_check,
         link=_open_alerts,
         staff=_recipients,
+        clinical=True,
         templates=TEMPLATES,
         names_time=_answered_at,
     ),

@@ -2,7 +2,7 @@
 
 GET shows the questions. POST takes the HTML form (urlencoded) and answers with pages, or
 a JSON body ``{"answers": {...}}`` (an app, a test) and answers with JSON and problem
-documents. Pages carry the protective headers of ``services/messaging/pages.py``.
+documents. Pages carry the protective headers of ``services/core/pages.py``.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ class Database:
         events: Events | None = None,
     ) -> None:
         """``events``: the subscriptions every session of this database announces to
-        (``core/events.py``); None, nobody listens."""
+        (``core/events.py``); None: attached later (``create_app`` wires the database it
+        serves), and until then announcing raises ``NotWired``."""
         self.engine = engine
         self.sessionmaker = sessionmaker or async_sessionmaker(engine, expire_on_commit=False)
         if events is not None:

@@ -8,7 +8,9 @@ commit or roll back with the cause, and a subscriber that raises fails the reque
 as if the announcer had raised.
 
 The subscriptions travel with the session (``session.info``), set by the composition root
-when it builds the session factory, so a package's tests can run with none registered.
+when it builds the session factory; a package's tests attach an empty ``Events()`` to run
+with none. A session with nothing attached refuses to announce (``NotWired``): an entry
+point that forgot the wiring fails loudly instead of booking without reminders.
 """
 
 from __future__ import annotations
@@ -43,8 +45,15 @@ class Events:
             await handler(session, event)
 
 
+class NotWired(RuntimeError):
+    """A session announced with no subscriptions attached: its factory was built without
+    ``events``, so a booking would silently write no reminders. Wire it (the composition
+    root's ``wiring.events``), or attach an empty ``Events()`` to mean "nobody listens"."""
+
+
 async def announce(session: AsyncSession, event: object) -> None:
-    """Run the subscribers of ``event`` on ``session`` (none registered: nothing happens)."""
+    """Run the subscribers of ``event`` on ``session``, in the order they subscribed."""
     events = session.info.get(INFO_KEY)
-    if events is not None:
-        await events.publish(session, event)
+    if events is None:
+        raise NotWired(f"{type(event).__name__} announced on a session with no events attached")
+    await events.publish(session, event)

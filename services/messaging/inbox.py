@@ -19,6 +19,7 @@ from services.core.auth.roles import Role
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.pagination import PageParams
+from services.messaging import kinds
 from services.messaging.models import InboundSms, Message, MessageEvent
 from services.messaging.schemas import InboundSmsOut, MessageEventOut, MessageOut, MessageRow
 from services.messaging.webhook import RESOURCE as INBOUND_RESOURCE
@@ -72,7 +73,7 @@ async def list_messages(
     if Role.chiropractor not in actor.roles:
         # An alert email exists only because a patient reported a red flag: clinical, so
         # for chiropractors (DESIGN.md roles: others see a check-in's status only).
-        query = query.where(Message.kind != "alert")
+        query = query.where(Message.kind.not_in(kinds.clinical()))
     query = query.order_by(Message.created_at.desc(), Message.id.desc())
     rows = (await session.scalars(page.apply(query))).all()
     shown = rows[: page.limit]

@@ -43,6 +43,8 @@ class Kind:
     after_sent: Callable[[Session, Message, Settings, datetime], None] | None = None
     # Pointless once the visit has started: quiet hours that last past it skip it.
     before_visit: bool = False
+    # Its existence is clinical (an alert email means a red flag): listed to chiropractors only.
+    clinical: bool = False
     # The package whose ``templates/messages/{name}.{channel}.txt`` renders it.
     templates: str = "services.messaging"
     # The time the text names (the visit's, unless the kind says otherwise).
@@ -68,3 +70,8 @@ def kind_of(name: str) -> Kind:
             f"message kind {name!r} is not registered: the composition root registers "
             "every package's kinds (services/wiring.py)"
         ) from None
+
+
+def clinical() -> tuple[str, ...]:
+    """The kinds only chiropractors may see listed."""
+    return tuple(name for name, kind in _KINDS.items() if kind.clinical)

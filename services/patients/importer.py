@@ -30,8 +30,7 @@ from pydantic import (
 from sqlalchemy import insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.core import clock
-from services.core.audit.models import AuditEvent
+from services.core import audit, clock
 from services.core.phones import Phone
 from services.core.types import NO_NUL, TimeZoneName
 from services.patients.models import Patient, PatientConsent
@@ -302,16 +301,13 @@ async def import_batch(
     ]
     if consents:
         await session.execute(insert(PatientConsent), consents)
-    await session.execute(
-        insert(AuditEvent),
-        [
-            {
-                "action": "import",
-                "resource_type": "patient",
-                "resource_id": str(patient_id),
-                "detail": {"source": "csv"},
-            }
-            for patient_id in ids
-        ],
+    await audit.record_many(
+        session,
+        actor_id=None,
+        action="import",
+        resource_type="patient",
+        resource_ids=ids,
+        client=None,
+        detail={"source": "csv"},
     )
     report.imported += len(ids)

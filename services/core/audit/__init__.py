@@ -3,6 +3,7 @@ from services.core.audit.service import (
     record_about,
     record_for_patient,
     record_listed,
+    record_many,
     record_many_for_patient,
 )
 
@@ -11,5 +12,6 @@ __all__ = [
     "record_about",
     "record_for_patient",
     "record_listed",
+    "record_many",
     "record_many_for_patient",
 ]

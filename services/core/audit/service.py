@@ -103,6 +103,36 @@ async def record_many_for_patient(
     )
 
 
+async def record_many(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID | None,
+    action: str,
+    resource_type: str,
+    resource_ids: Sequence[uuid.UUID],
+    client: ClientInfo | None,
+    detail: dict[str, Any],
+) -> None:
+    """The same event about many records (an import): one multi-row INSERT."""
+    if not resource_ids:
+        return
+    await session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "actor_id": actor_id,
+                "action": action,
+                "resource_type": resource_type,
+                "resource_id": str(resource_id),
+                "client_addr": client.address if client else None,
+                "request_id": client.request_id if client else None,
+                "detail": detail,
+            }
+            for resource_id in resource_ids
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     actor_id: uuid.UUID | None = None
