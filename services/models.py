@@ -1,80 +1,19 @@
-"""Every table's model, imported in one place so Alembic sees the whole schema."""
+"""Every table's model module, imported in one place so Alembic sees the whole schema."""
 
-from services.appointments.models import (
-    Appointment,
-    AppointmentSeries,
-    CalendarFeed,
-    IdempotencyKey,
-    StatusChange,
-    WaitlistEntry,
-)
-from services.checkins.models import (
-    Alert,
-    Checkin,
-    CheckinAnswers,
-    CheckinPolicy,
-    QuestionnaireVersion,
-)
-from services.clinic.models import (
-    AppointmentType,
-    Location,
-    MessageSettings,
-    Practitioner,
-    PractitionerLocation,
-    Room,
-    ScheduleException,
-    WorkingHours,
-)
-from services.core.audit.models import AuditEvent
-from services.core.auth.models import AuthSession, User
+from services.appointments import models as appointments
+from services.checkins import models as checkins
+from services.clinic import models as clinic
+from services.core.audit import models as audit
+from services.core.auth import models as auth
 from services.core.database import Base
-from services.core.throttle.models import ThrottleCounter
-from services.messaging.models import InboundSms, Message, MessageEvent, MessageLink
-from services.notes.models import (
-    NoteAddendum,
-    NoteRevision,
-    NoteTemplate,
-    Observation,
-    VisitNote,
-)
-from services.patients.models import Patient, PatientConsent
+from services.core.throttle import models as throttle
+from services.messaging import models as messaging
+from services.notes import models as notes
+from services.patients import models as patients
+
+# Importing a module declares its tables on Base.metadata; this names them all.
+MODEL_MODULES = (audit, auth, throttle, clinic, patients, appointments, notes, messaging, checkins)
 
 metadata = Base.metadata
 
-__all__ = [
-    "Alert",
-    "Appointment",
-    "AppointmentSeries",
-    "AppointmentType",
-    "AuditEvent",
-    "AuthSession",
-    "CalendarFeed",
-    "Checkin",
-    "CheckinAnswers",
-    "CheckinPolicy",
-    "IdempotencyKey",
-    "InboundSms",
-    "Location",
-    "Message",
-    "MessageEvent",
-    "MessageLink",
-    "MessageSettings",
-    "NoteAddendum",
-    "NoteRevision",
-    "NoteTemplate",
-    "Observation",
-    "Patient",
-    "PatientConsent",
-    "Practitioner",
-    "PractitionerLocation",
-    "QuestionnaireVersion",
-    "Room",
-    "ScheduleException",
-    "StatusChange",
-    "ThrottleCounter",
-    "User",
-    "VisitNote",
-    "WaitlistEntry",
-    "WorkingHours",
-    "metadata",
-]
+__all__ = ["MODEL_MODULES", "metadata"]

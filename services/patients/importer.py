@@ -306,8 +306,7 @@ async def import_batch(
         actor_id=None,
         action="import",
         resource_type="patient",
-        resource_ids=ids,
         client=None,
-        detail={"source": "csv"},
+        items=[(patient_id, {"source": "csv"}) for patient_id in ids],
     )
     report.imported += len(ids)

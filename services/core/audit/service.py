@@ -73,48 +73,18 @@ def _patient(patient_id: uuid.UUID | None) -> dict[str, str]:
     return {"patient_id": str(patient_id)} if patient_id is not None else {}
 
 
-async def record_many_for_patient(
-    session: AsyncSession,
-    *,
-    actor_id: uuid.UUID | None,
-    action: str,
-    resource_type: str,
-    rows: Sequence[tuple[uuid.UUID, uuid.UUID | None]],
-    client: ClientInfo | None,
-) -> None:
-    """``record_for_patient`` for many ``(resource_id, patient_id)`` at once (a list or a day
-    sheet): one multi-row INSERT instead of one ORM object per row."""
-    if not rows:
-        return
-    await session.execute(
-        insert(AuditEvent),
-        [
-            {
-                "actor_id": actor_id,
-                "action": action,
-                "resource_type": resource_type,
-                "resource_id": str(resource_id),
-                "client_addr": client.address if client else None,
-                "request_id": client.request_id if client else None,
-                "detail": _patient(patient_id),
-            }
-            for resource_id, patient_id in rows
-        ],
-    )
-
-
 async def record_many(
     session: AsyncSession,
     *,
     actor_id: uuid.UUID | None,
     action: str,
     resource_type: str,
-    resource_ids: Sequence[uuid.UUID],
     client: ClientInfo | None,
-    detail: dict[str, Any],
+    items: Sequence[tuple[uuid.UUID, dict[str, Any]]],
 ) -> None:
-    """The same event about many records (an import): one multi-row INSERT."""
-    if not resource_ids:
+    """The same event about many records, ``(resource_id, detail)`` each (an import, a
+    list): one multi-row INSERT instead of one ORM object per row."""
+    if not items:
         return
     await session.execute(
         insert(AuditEvent),
@@ -128,8 +98,29 @@ async def record_many(
                 "request_id": client.request_id if client else None,
                 "detail": detail,
             }
-            for resource_id in resource_ids
+            for resource_id, detail in items
         ],
+    )
+
+
+async def record_many_for_patient(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID | None,
+    action: str,
+    resource_type: str,
+    rows: Sequence[tuple[uuid.UUID, uuid.UUID | None]],
+    client: ClientInfo | None,
+) -> None:
+    """``record_for_patient`` for many ``(resource_id, patient_id)`` at once (a list or a day
+    sheet): one multi-row INSERT instead of one ORM object per row."""
+    await record_many(
+        session,
+        actor_id=actor_id,
+        action=action,
+        resource_type=resource_type,
+        client=client,
+        items=[(resource_id, _patient(patient_id)) for resource_id, patient_id in rows],
     )
 
 
