@@ -16,7 +16,7 @@ from services.appointments.router import router as appointments_router
 from services.checkins import metrics as checkin_metrics
 from services.checkins.router import router as checkins_router
 from services.clinic.router import router as clinic_router
-from services.core import db_roles
+from services.core import db_roles, dev_clock
 from services.core.audit.router import router as audit_router
 from services.core.auth.passwords import PasswordChecks
 from services.core.auth.router import router as auth_router
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # subscribers wired here (an injected one too: tests and benchmarks run as production).
     db.announce_to(wiring.events(settings))
     wiring.register_kinds()
+    dev_clock.start(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -112,4 +113,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(RequestContextMiddleware, trusted_proxies=trusted)
     for router in ROUTERS:
         app.include_router(router)
+    if settings.env is Environment.development:
+        app.include_router(dev_clock.router)
     return app

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -18,11 +20,11 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import demo, wiring
-from services.core import bootstrap, db_roles
+from services.core import bootstrap, clock, db_roles
 from services.core.auth.roles import Role
 from services.core.auth.schemas import UserCreate
 from services.core.database import Database, libpq
-from services.core.settings import Settings, get_settings
+from services.core.settings import Environment, Settings, get_settings
 
 app = typer.Typer(help="Clinic practice management backend.", no_args_is_help=True)
 
@@ -67,6 +69,21 @@ def migrate_as_owner(settings: Settings) -> None:
             with psycopg.connect(libpq(settings.migration_url), autocommit=True) as connection:
                 db_roles.ensure_app_login(connection, app_login)
     run_migrations(settings.migration_url)
+
+
+_DURATION = re.compile(r"(\d+)([dhm])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90m``, ``26h``, ``2d``, ``1d12h``: a positive span of whole minutes or more."""
+    parts = _DURATION.findall(text.strip().lower())
+    if not parts or "".join(n + u for n, u in parts) != text.strip().lower():
+        raise typer.BadParameter(f"{text!r} is not a duration like 90m, 26h or 2d")
+    span = sum((timedelta(**{_UNITS[u]: int(n)}) for n, u in parts), timedelta(0))
+    if span <= timedelta(0):
+        raise typer.BadParameter("the clock only moves forward")
+    return span
 
 
 @asynccontextmanager
@@ -212,11 +229,23 @@ def _celery(*arguments: str) -> None:
 @app.command()
 def dev(
     seed: Annotated[bool, typer.Option(help="Seed the demo clinic on an empty database")] = True,
+    clock_offset: Annotated[
+        str | None,
+        typer.Option(
+            help="Move the shared development clock forward by this much first "
+            "(e.g. 90m, 26h, 2d); it stays moved until .clinic/dev-clock is deleted"
+        ),
+    ] = None,
 ) -> None:
     """Run everything: API, worker and beat; embedded PostgreSQL/Redis when no URL is set."""
     from services.core import embedded
 
     settings = get_settings()
+    if clock_offset is not None:
+        if settings.env is not Environment.development:
+            raise typer.BadParameter("--clock-offset is for development only")
+        moved = clock.advance(settings.data_dir, parse_duration(clock_offset))
+        _say(f"the clock of every process is {moved} ahead (POST /api/v1/dev/clock moves it)")
     database_url, redis_url = settings.database_url, settings.redis_url
     migrate_url = settings.migrate_database_url
     stops: list[Callable[[], None]] = []

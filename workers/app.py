@@ -16,7 +16,7 @@ from celery.app import trace
 from celery.signals import beat_init, setup_logging, worker_init
 
 from services import wiring
-from services.core import db_roles
+from services.core import db_roles, dev_clock
 from services.core.logging import configure_logging
 from services.core.settings import Environment, SettingsError, get_settings
 from workers.schedule import beat_schedule
@@ -88,14 +88,16 @@ def _logging(**_: object) -> None:
 
 @worker_init.connect
 @beat_init.connect
-def _refuse_unsafe_login(**_: object) -> None:
+def _check_at_start(**_: object) -> None:
     # Celery logs and swallows an Exception from a signal handler; SystemExit stops it.
     from workers.db import engine
 
     with engine().connect() as connection:
         problems = db_roles.login_problems(connection)
+    settings = get_settings()
     try:
-        db_roles.enforce(problems, get_settings().env)
+        db_roles.enforce(problems, settings.env)
+        dev_clock.start(settings)  # the shared development clock, or refused in production
     except SettingsError as refused:
         raise SystemExit(f"[clinic] {refused}") from None
 

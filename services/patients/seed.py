@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clinic.service import Location
-from services.patients.models import Patient
+from services.core import clock
+from services.patients.models import Patient, PatientConsent
 
 GIVEN = (
     "Maya", "Ethan", "Priya", "Lucas", "Aisha", "Noah", "Sofia", "Mateo", "Olga", "Wei",
@@ -36,9 +37,10 @@ async def seed_demo_patients(session: AsyncSession, location: Location) -> int:
     """Adds the demo patients when the clinic has none yet; answers how many were added."""
     if await session.scalar(select(func.count()).select_from(Patient)):
         return 0
+    patients = []
     for n in range(DEMO_COUNT):
         given, family = GIVEN[n % len(GIVEN)], FAMILY[(n * 7) % len(FAMILY)]
-        session.add(
+        patients.append(
             Patient(
                 given_name=given,
                 family_name=family,
@@ -51,5 +53,21 @@ async def seed_demo_patients(session: AsyncSession, location: Location) -> int:
                 tags=list(CONDITIONS[n % len(CONDITIONS)]),
             )
         )
+    session.add_all(patients)
+    await session.flush()
+    # Those with a channel agreed to messages on it (signed on the intake form), so the
+    # demo's reminders and check-ins reach the outbox folder instead of being skipped.
+    session.add_all(
+        PatientConsent(
+            patient_id=patient.id,
+            channel=patient.preferred_channel,
+            granted=True,
+            method="written",
+            recorded_at=clock.utcnow(),
+            note="demo",
+        )
+        for patient in patients
+        if patient.preferred_channel != "none"
+    )
     await session.flush()
     return DEMO_COUNT
