@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/clinic dev
 
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

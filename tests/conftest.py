@@ -39,6 +39,15 @@ TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 TEST_DB = "clinic_test"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under xdist (``--dist loadgroup``) the slow tests share one group, so they run one
+    after another on one worker, never two at once: they kill workers, flush Redis, stall
+    SMTP servers and time things, and each would disturb another's measurements."""
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("slow"))
+
+
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:
     running = start_test_servers()
@@ -96,7 +105,8 @@ async def owner_session(servers: Servers) -> AsyncIterator[AsyncSession]:
 @pytest.fixture
 def database(engine: AsyncEngine, connection: AsyncConnection, settings: Settings) -> Database:
     # Each request's transaction becomes a savepoint inside the test's transaction. Its
-    # sessions announce to the production wiring (a test may build a Database without).
+    # sessions announce to the production wiring (a test that builds its own Database wires
+    # it too, or attaches an empty Events() to run with no subscriber).
     return Database(
         engine,
         async_sessionmaker(

@@ -1,8 +1,13 @@
 """The PostgreSQL and Redis the tests run against.
 
 ``CLINIC_TEST_DATABASE_URL`` / ``CLINIC_TEST_REDIS_URL`` name configured servers; without
-them the embedded ones start under ``.clinic/test`` (the same code ``clinic dev`` uses).
-Each test run creates its own databases on that server, from a migrated template.
+them the embedded ones start under ``.clinic/test`` (the same code ``clinic dev`` uses;
+parallel workers share them). Each test run creates its own databases on that server,
+from a migrated template.
+
+Under pytest-xdist every worker has its own of everything: the database names a test
+module fixes (``clinic_test_delivery``) become the worker's (``clinic_test_delivery_gw1``)
+inside ``Servers``, the template included, and its Redis is a database number of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from alembic import command
@@ -26,6 +32,24 @@ TEMPLATE_DB = "clinic_test_template"
 # clinic_app, exactly as in production. Passwords, for servers that ask for one.
 OWNER = db_roles.Login("clinic_test_owner", "clinic-test-owner")
 APP = db_roles.Login("clinic_test_app", "clinic-test-app")
+# "gw0", "gw1", … under pytest-xdist; empty in a plain run.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def own(database: str) -> str:
+    """This worker's copy of a database name (the name itself in a plain run)."""
+    return f"{database}_{WORKER}" if WORKER else database
+
+
+def _own_redis(url: str) -> str:
+    """This worker's Redis database: the URL's number (0 when it names none) plus the
+    worker's index, so two workers' queues and results never meet."""
+    if not WORKER:
+        return url
+    parts = urlsplit(url)
+    number = parts.path.strip("/")
+    start = int(number) if number.isdigit() else 0
+    return urlunsplit(parts._replace(path=f"/{start + int(WORKER.removeprefix('gw'))}"))
 
 
 @dataclass
@@ -39,7 +63,7 @@ class Servers:
         """The app's URL for ``database`` (pass ``OWNER`` for the owner's)."""
         url = make_url(self.database_url).set(
             drivername="postgresql+psycopg",
-            database=database,
+            database=own(database),
             username=login.user,
             password=login.password,
         )
@@ -51,19 +75,19 @@ class Servers:
     def libpq_url(self, database: str | None = None) -> str:
         url = make_url(self.database_url).set(drivername="postgresql")
         if database:
-            url = url.set(database=database)
+            url = url.set(database=own(database))
         return url.render_as_string(hide_password=False)
 
     def recreate_database(self, name: str, *, template: str | None = None) -> str:
         with psycopg.connect(self.libpq_url(), autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            suffix = f' TEMPLATE "{template}"' if template else ""
-            connection.execute(f'CREATE DATABASE "{name}" OWNER "{OWNER.user}"{suffix}')
+            connection.execute(f'DROP DATABASE IF EXISTS "{own(name)}" WITH (FORCE)')
+            suffix = f' TEMPLATE "{own(template)}"' if template else ""
+            connection.execute(f'CREATE DATABASE "{own(name)}" OWNER "{OWNER.user}"{suffix}')
         return self.url_for(name)
 
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.libpq_url(), autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'DROP DATABASE IF EXISTS "{own(name)}" WITH (FORCE)')
 
     def stop(self) -> None:
         for stop in reversed(self.stops):
@@ -86,7 +110,7 @@ def start_test_servers() -> Servers:
     create_logins(make_url(database_url).set(drivername="postgresql"))
     return Servers(
         database_url=database_url,
-        redis_url=redis_url,
+        redis_url=_own_redis(redis_url),
         embedded=bool(stops),
         stops=stops,
     )

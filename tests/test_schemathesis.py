@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from services.app import create_app
 from services.core import clock
 from services.core.database import Database
-from services.core.settings import Settings
+from services.core.settings import Environment, Settings
 from services.core.tokens import hash_token, new_token
 from tests.factories import password_hash
 from tests.servers import TEMPLATE_DB, Servers
@@ -90,6 +90,8 @@ schemathesis.openapi.format(
 def _schema_only_app() -> FastAPI:
     # Only to read the schema at collection time: nothing connects to these URLs.
     unused = Settings(
+        env=Environment.test,  # the routes of the app under test (no development routes)
+        secret_key="schema-only-" + "x" * 32,
         database_url="postgresql+psycopg://postgres@127.0.0.1:9/unused",
         redis_url="redis://127.0.0.1:9/0",
         _env_file=None,

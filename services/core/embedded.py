@@ -120,7 +120,22 @@ class EmbeddedRedis:
                 return  # someone else still uses it
             with contextlib.suppress(psutil.NoSuchProcess):
                 self.process.send_signal(signal.SIGTERM)
-                self.process.wait(10)
+                _wait_gone(self.process, 10)
+
+
+def _wait_gone(process: psutil.Process, timeout: float) -> None:
+    """Until the process has exited. It may be another process's child (the first of two
+    users started it): then it stays a zombie until that parent reaps it, and waitpid is
+    not ours to call, so a zombie counts as gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.05)
+    raise EmbeddedError(f"the embedded Redis (pid {process.pid}) did not stop")
 
 
 def _free_port() -> int:

@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from services.core import db_roles
 from services.core.settings import Environment, Settings, SettingsError
 from tests.conftest import TEST_DB
-from tests.servers import APP, OWNER, ROOT, Servers, alembic_config, migrate
+from tests.servers import APP, OWNER, ROOT, Servers, alembic_config, migrate, own
 
 # What the app may do to each table; a new table must be added here on purpose.
 READ = {"SELECT"}
@@ -189,8 +189,8 @@ def old_database(servers: Servers) -> Iterator[str]:
     """A database as the previous version left it: made, migrated and filled by the
     superuser (the embedded default's ``postgres``)."""
     with psycopg.connect(servers.libpq_url(), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{UPGRADE_DB}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{UPGRADE_DB}"')
+        connection.execute(f'DROP DATABASE IF EXISTS "{own(UPGRADE_DB)}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{own(UPGRADE_DB)}"')
     superuser_url = servers.url_for(UPGRADE_DB, db_roles.Login.of(servers.database_url))
     command.upgrade(alembic_config(superuser_url), PREVIOUS_HEAD)
     with psycopg.connect(servers.libpq_url(UPGRADE_DB)) as connection:
@@ -204,7 +204,7 @@ def old_database(servers: Servers) -> Iterator[str]:
 def test_a_database_from_the_previous_version_upgrades_in_place(
     servers: Servers, old_database: str
 ) -> None:
-    db_roles.provision(servers.libpq_url(), old_database, owner=OWNER, app=APP)
+    db_roles.provision(servers.libpq_url(), own(old_database), owner=OWNER, app=APP)
     migrate(servers.owner_url_for(old_database))
     with psycopg.connect(servers.libpq_url(old_database)) as connection:
         foreign = connection.execute(
@@ -225,4 +225,4 @@ def test_a_database_from_the_previous_version_upgrades_in_place(
         engine.dispose()
     assert kept == "read"
     # Provisioning again changes nothing (every `make run` does it).
-    db_roles.provision(servers.libpq_url(), old_database, owner=OWNER, app=APP)
+    db_roles.provision(servers.libpq_url(), own(old_database), owner=OWNER, app=APP)
