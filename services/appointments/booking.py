@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.availability import Need, free_rooms
@@ -30,6 +30,7 @@ from services.clinic.service import (
     get_location,
     get_practitioner,
     get_room,
+    rooms_of_kind,
     working_intervals,
     works_at,
 )
@@ -42,10 +43,12 @@ from services.patients import service as patients
 PAST_GRACE = timedelta(minutes=15)
 ROOM_ATTEMPTS = 3
 
+# What each exclusion constraint guards: the column it compares, the span, who is named in
+# the answer, and the stable ``conflict`` field clients read (constraint names stay inside).
 _OWNER = {
-    "ex_appointments_practitioner": ("practitioner_id", "held", "The practitioner"),
-    "ex_appointments_room": ("room_id", "held", "The room"),
-    "ex_appointments_patient": ("patient_id", "during", "The patient"),
+    "ex_appointments_practitioner": ("practitioner_id", "held", "The practitioner", "practitioner"),
+    "ex_appointments_room": ("room_id", "held", "The room", "room"),
+    "ex_appointments_patient": ("patient_id", "during", "The patient", "patient"),
 }
 
 
@@ -201,16 +204,47 @@ async def _room_for(session: AsyncSession, place: Place) -> uuid.UUID | None:
     held = place.need.held(place.starts_at)
     (room_id,) = await free_rooms(session, place.location.id, place.kind.room_kind, [held])
     if room_id is None:
-        raise Conflict(
-            f"No {place.kind.room_kind} room is free at"
-            f" {local_span(*place.need.visit(place.starts_at), place.zone)}."
-        )
+        raise await _no_room(session, place, held)
     return room_id
 
 
+async def _no_room(
+    session: AsyncSession, place: Place, held: tuple[datetime, datetime]
+) -> Conflict:
+    """The 409 when every room of the kind is taken: the first appointment in each room's
+    way, earliest first (the first one is also ``clashing_appointment_id``)."""
+    kind = place.kind.room_kind
+    assert kind is not None
+    rooms = await rooms_of_kind(session, place.location.id, kind)
+    taken = (
+        select(Appointment.room_id, Appointment.id, Appointment.starts_at)
+        .where(
+            Appointment.room_id.in_(rooms),
+            Appointment.held.op("&&")(func.tstzrange(held[0], held[1], "[)")),
+            Appointment.status.not_in(FREED),
+        )
+        .order_by(Appointment.room_id, Appointment.starts_at)
+        .ext(distinct_on(Appointment.room_id))
+    )
+    if not rooms:
+        return Conflict(f"{place.location.name} has no {kind} room in use.", conflict="room")
+    way = {room: (other, start) for room, other, start in await session.execute(taken)}
+    in_way = [(room, *way[room]) for room in rooms if room in way]  # the rooms' choice order
+    earliest = min(in_way, key=lambda found: found[2], default=None)
+    return Conflict(
+        f"No {kind} room is free at {local_span(*place.need.visit(place.starts_at), place.zone)}.",
+        conflict="room",
+        clashing_appointment_id=str(earliest[1]) if earliest else None,
+        rooms=[
+            {"room_id": str(room), "clashing_appointment_id": str(other)}
+            for room, other, _ in in_way
+        ],
+    )
+
+
 async def clash(session: AsyncSession, row: dict[str, Any], zone: ZoneInfo) -> Conflict:
-    """The 409 for a refused insert, naming the constraint and the appointment in the way."""
-    for constraint, (column, span, who) in _OWNER.items():
+    """The 409 for a refused insert, naming what is in the way and the appointment."""
+    for constraint, (column, span, who, conflict) in _OWNER.items():
         if row[column] is None:
             continue
         other = Appointment.__table__.c
@@ -242,7 +276,7 @@ async def clash(session: AsyncSession, row: dict[str, Any], zone: ZoneInfo) -> C
             return Conflict(
                 f"{who} already has an appointment at {local_span(other_start, other_end, zone)}"
                 " that overlaps this time.",
-                constraint=constraint,
+                conflict=conflict,
                 clashing_appointment_id=str(other_id),
             )
     # The other booking was cancelled between the refusal and this look.
@@ -295,7 +329,7 @@ async def place(
         if row is None:
             refused = await clash(session, values, spot.zone)
             # A room chosen for the caller was taken a moment ago: try the next free one.
-            if refused.extra.get("constraint") == "ex_appointments_room" and spot.room_id is None:
+            if refused.extra.get("conflict") == "room" and spot.room_id is None:
                 continue
             raise refused
         session.add(

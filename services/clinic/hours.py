@@ -161,7 +161,7 @@ async def replace_working_hours(
         if getattr(error.orig, "sqlstate", None) != "23P01":
             raise
         detail = await _clash_description(session, practitioner_id, data.location_id, data.hours)
-        raise Conflict(detail, constraint="ex_working_hours_no_overlap") from None
+        raise Conflict(detail, conflict="working_hours") from None
     await audit.record(
         session,
         actor_id=actor.user_id if actor else None,

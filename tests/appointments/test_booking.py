@@ -40,7 +40,8 @@ async def test_back_to_back_is_fine_and_overlap_is_409_naming_the_clash(
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
-    assert problem["constraint"] == "ex_appointments_practitioner"
+    assert problem["conflict"] == "practitioner"
+    assert "constraint" not in problem
     assert problem["clashing_appointment_id"] == first["id"]
     assert "09:00-09:30" in problem["detail"]
 
@@ -53,14 +54,14 @@ async def test_patient_cannot_be_in_two_places(client: httpx.AsyncClient, clinic
         clinic.body(at(clinic.monday, "10:15"), practitioner_id=str(clinic.dr_b.id)),
     )
     assert response.status_code == 409
-    assert response.json()["constraint"] == "ex_appointments_patient"
+    assert response.json()["conflict"] == "patient"
 
 
 async def test_a_named_room_cannot_be_double_booked_and_auto_choice_avoids_it(
     client: httpx.AsyncClient, clinic: Clinic
 ) -> None:
     room = str(clinic.rooms[0].id)
-    await booked(client, clinic.desk, clinic.body(at(clinic.monday, "11:00"), room_id=room))
+    held = await booked(client, clinic.desk, clinic.body(at(clinic.monday, "11:00"), room_id=room))
     clash = await book(
         client,
         clinic.desk,
@@ -72,7 +73,8 @@ async def test_a_named_room_cannot_be_double_booked_and_auto_choice_avoids_it(
         ),
     )
     assert clash.status_code == 409
-    assert clash.json()["constraint"] == "ex_appointments_room"
+    assert clash.json()["conflict"] == "room"
+    assert "ex_appointments" not in clash.text
     chosen = await booked(
         client,
         clinic.desk,
@@ -94,7 +96,16 @@ async def test_a_named_room_cannot_be_double_booked_and_auto_choice_avoids_it(
         ),
     )
     assert full.status_code == 409
-    assert "No adjustment room is free" in full.json()["detail"]
+    problem = full.json()
+    assert "No adjustment room is free" in problem["detail"]
+    # Each room, in the order rooms are chosen, names the first appointment in its way;
+    # the earliest of those (the first room's, on a tie) is the clash.
+    assert problem["conflict"] == "room"
+    assert problem["rooms"] == [
+        {"room_id": room, "clashing_appointment_id": held["id"]},
+        {"room_id": str(clinic.rooms[1].id), "clashing_appointment_id": chosen["id"]},
+    ]
+    assert problem["clashing_appointment_id"] == held["id"]
 
 
 async def test_buffers_hold_the_practitioner(client: httpx.AsyncClient, clinic: Clinic) -> None:
@@ -159,7 +170,7 @@ async def test_overlap_override_is_for_chiropractors_and_audited(
         ),
     )
     assert doubled.status_code == 409
-    assert doubled.json()["constraint"] == "ex_appointments_patient"
+    assert doubled.json()["conflict"] == "patient"
 
 
 @pytest.mark.parametrize(
