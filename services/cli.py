@@ -190,21 +190,44 @@ def import_patients(
 
 
 @app.command()
-def api(host: str | None = None, port: int | None = None) -> None:
-    """Run the HTTP API (uvicorn)."""
+def api(
+    host: str | None = None,
+    port: int | None = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="API processes (CLINIC_API_WORKERS)")
+    ] = None,
+) -> None:
+    """Run the HTTP API (uvicorn), in one process or several sharing the port."""
     import uvicorn
 
     settings = get_settings()
+    processes = workers or settings.api_workers
+    if processes > 1:
+        _share_metrics(settings.data_dir)
     uvicorn.run(
         "services.app:create_app",
         factory=True,
         host=host or settings.api_host,
         port=port or settings.api_port,
+        workers=processes,
         access_log=False,
         # The app reads X-Forwarded-* itself, from CLINIC_TRUSTED_PROXIES (services/app.py):
         # uvicorn's rewrite would hide the socket peer that X-Request-ID trust is judged by.
         proxy_headers=False,
     )
+
+
+def _share_metrics(data_dir: Path) -> None:
+    """Several API processes: each keeps its request metrics in files of one folder that
+    every process sums for ``/metrics``. Its files are removed at start: the counts are
+    this run's (prometheus_client's rule for the folder)."""
+    from services.core.health import MULTIPROCESS_DIR
+
+    folder = Path(os.environ.get(MULTIPROCESS_DIR) or data_dir / "api-metrics").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink()
+    os.environ[MULTIPROCESS_DIR] = str(folder)  # the processes uvicorn starts inherit it
 
 
 @app.command()

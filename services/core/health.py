@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import os
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +22,8 @@ from services.core.settings import Settings
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["health"])
+# prometheus_client keeps every process's values in files here when it is set (before import).
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @router.get("/healthz")
@@ -83,6 +87,16 @@ def _check_metrics_token(request: Request, token: str) -> None:
         raise Unauthorized("/metrics needs the bearer token CLINIC_METRICS_TOKEN.")
 
 
+def _process_metrics() -> CollectorRegistry:
+    """This process's metrics, or, when ``clinic api --workers N`` runs several processes
+    (``PROMETHEUS_MULTIPROC_DIR`` set), the sum over all of them: any process may answer."""
+    if not os.environ.get(MULTIPROCESS_DIR):
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped in the library
+    return registry
+
+
 @router.get(
     "/metrics",
     response_class=Response,
@@ -95,7 +109,7 @@ async def metrics(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     if settings.metrics_token:
         _check_metrics_token(request, settings.metrics_token)
-    body = generate_latest()
+    body = generate_latest(_process_metrics())
     database: Database = request.app.state.database
     sources: list[MetricsSource] = request.app.state.metrics_sources
     if sources:

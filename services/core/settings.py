@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="How many API processes `clinic api` (and `clinic dev`) runs on the port.",
+    )
     log_level: str = "INFO"
     log_json: bool = True
 
