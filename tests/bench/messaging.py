@@ -141,3 +141,7 @@ def main() -> None:
     p95 = sorted(claims)[int(len(claims) * 0.95) - 1]
     print(f"claim of 500 due rows at {total:,} messages: median {median:.2f} ms, p95 {p95:.2f} ms")
     print(f"  uses the partial index ix_messages_due: {'ix_messages_due' in plan}")
+
+
+if __name__ == "__main__":
+    main()
