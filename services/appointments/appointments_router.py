@@ -62,8 +62,7 @@ async def book(
             return JSONResponse(
                 replay.body, status_code=replay.status, headers={"Idempotent-Replayed": "true"}
             )
-    appointment = await service.create_appointment(session, body, actor=staff, client=client)
-    answer = await service.out(session, appointment)
+    answer = await service.create_appointment(session, body, actor=staff, client=client)
     if idempotency_key is not None:
         await idempotency.remember(
             session, staff.user_id, BOOKING_SCOPE, idempotency_key, status.HTTP_201_CREATED, answer

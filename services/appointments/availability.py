@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import FREED, Appointment
@@ -28,6 +28,7 @@ from services.clinic.service import (
     AppointmentType,
     Interval,
     Location,
+    Room,
     booking_setup,
     clip,
     default_location,
@@ -151,6 +152,29 @@ class Candidate:
     starts_at: datetime
     practitioner_id: uuid.UUID
     room_id: uuid.UUID | None
+
+
+async def first_free_room(
+    session: AsyncSession, location_id: uuid.UUID, kind: str, held: Interval
+) -> uuid.UUID | None:
+    """The first active room of ``kind`` (name order) that nothing holds during ``held``,
+    in one statement (the room exclusion constraint's index answers the NOT EXISTS)."""
+    taken = exists().where(
+        Appointment.room_id == Room.id,
+        Appointment.held.op("&&")(func.tstzrange(held[0], held[1], "[)")),
+        Appointment.status.not_in(FREED),
+    )
+    return await session.scalar(
+        select(Room.id)
+        .where(
+            Room.location_id == location_id,
+            Room.kind == kind,
+            Room.is_active.is_(True),
+            ~taken,
+        )
+        .order_by(Room.name, Room.id)
+        .limit(1)
+    )
 
 
 async def free_rooms(

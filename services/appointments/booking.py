@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.appointments.availability import Need, free_rooms
+from services.appointments.availability import Need, first_free_room
 from services.appointments.models import FREED, Appointment, StatusChange
 from services.clinic.service import (
     AppointmentType,
@@ -118,12 +118,20 @@ async def location_for(
 
 @dataclass(frozen=True)
 class Parties:
-    """Who and what a booking names, loaded and checked."""
+    """Who and what a booking names, loaded and checked.
 
-    patient_id: uuid.UUID
+    Holding the loaded rows keeps them in the session's identity map (it holds objects
+    weakly), so what runs later in the booking's transaction (the answer, messaging's
+    subscriber) finds the patient and the location without reading them again."""
+
+    patient: patients.Patient
     practitioner: Practitioner
     kind: AppointmentType
     location: Location
+
+    @property
+    def patient_id(self) -> uuid.UUID:
+        return self.patient.id
 
 
 class Wanted(Protocol):
@@ -157,7 +165,7 @@ async def parties(
         location = await location_for(session, practitioner, location_id)
     if patient.status != "active":
         raise Conflict("This patient is archived; restore the record before booking.")
-    return Parties(patient.id, practitioner, kind, location)
+    return Parties(patient, practitioner, kind, location)
 
 
 def local_span(start: datetime, end: datetime, zone: ZoneInfo) -> str:
@@ -202,7 +210,7 @@ async def _room_for(session: AsyncSession, place: Place) -> uuid.UUID | None:
     if place.room_id is not None or place.kind.room_kind is None:
         return place.room_id
     held = place.need.held(place.starts_at)
-    (room_id,) = await free_rooms(session, place.location.id, place.kind.room_kind, [held])
+    room_id = await first_free_room(session, place.location.id, place.kind.room_kind, held)
     if room_id is None:
         raise await _no_room(session, place, held)
     return room_id

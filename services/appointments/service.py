@@ -112,7 +112,8 @@ def _check_overlap_role(actor: Principal, allow_overlap: bool) -> None:
 
 async def create_appointment(
     session: AsyncSession, data: AppointmentCreate, *, actor: Principal, client: ClientInfo
-) -> Appointment:
+) -> AppointmentOut:
+    """Book, and answer from the rows already loaded (no read of them again)."""
     found = await booking.parties(session, data, actor=actor, client=client)
     _check_overlap_role(actor, data.allow_overlap)
     spot = booking.Place(
@@ -132,7 +133,7 @@ async def create_appointment(
     await mark_booked(session, appointment)
     await announce(session, Booked(appointment))
     await record(session, actor, client, "create", appointment, detail)
-    return appointment
+    return to_out(appointment, spot.zone)
 
 
 async def series_has_upcoming(session: AsyncSession, series_id: uuid.UUID) -> bool:

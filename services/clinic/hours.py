@@ -9,7 +9,18 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Time,
+    Uuid,
+    delete,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -321,6 +332,9 @@ async def delete_exception(
     )
 
 
+WEEKLY = "weekly"  # the kind of a weekly-hours row next to the exceptions'
+
+
 async def working_intervals(
     session: AsyncSession,
     practitioner_id: uuid.UUID,
@@ -336,35 +350,44 @@ async def working_intervals(
     """
     location = await get_location(session, location_id)
     zone = ZoneInfo(location.time_zone)
-    rows = await session.execute(
-        select(WorkingHours.weekday, WorkingHours.start_time, WorkingHours.end_time).where(
-            WorkingHours.practitioner_id == practitioner_id,
-            WorkingHours.location_id == location_id,
-        )
-    )
-    weekly: list[tuple[int, time, time]] = [(w, s, e) for w, s, e in rows]
     window = intervals.local_day_window(start_date, end_date, zone)
-    exceptions = (
-        await session.scalars(
-            select(ScheduleException).where(
-                ScheduleException.practitioner_id == practitioner_id,
-                ScheduleException.starts_at < window[1],
-                ScheduleException.ends_at > window[0],
-                (ScheduleException.location_id == location_id)
-                | ScheduleException.location_id.is_(None),
-            )
-        )
-    ).all()
+    # The weekly hours and the exceptions in one round trip: each row is one or the other.
+    weekly_rows = select(
+        literal(WEEKLY, String).label("kind"),
+        WorkingHours.weekday,
+        WorkingHours.start_time,
+        WorkingHours.end_time,
+        null().cast(DateTime(timezone=True)).label("starts_at"),
+        null().cast(DateTime(timezone=True)).label("ends_at"),
+        null().cast(Uuid).label("location_id"),
+    ).where(
+        WorkingHours.practitioner_id == practitioner_id,
+        WorkingHours.location_id == location_id,
+    )
+    exception_rows = select(
+        ScheduleException.kind,
+        null().cast(Integer),
+        null().cast(Time),
+        null().cast(Time),
+        ScheduleException.starts_at,
+        ScheduleException.ends_at,
+        ScheduleException.location_id,
+    ).where(
+        ScheduleException.practitioner_id == practitioner_id,
+        ScheduleException.starts_at < window[1],
+        ScheduleException.ends_at > window[0],
+        (ScheduleException.location_id == location_id) | ScheduleException.location_id.is_(None),
+    )
+    rows = (await session.execute(union_all(weekly_rows, exception_rows))).all()
+    weekly: list[tuple[int, time, time]] = [(r[1], r[2], r[3]) for r in rows if r[0] == WEEKLY]
     # The driver hands back instants in the server's zone; everything here speaks UTC.
     extra = [
-        (e.starts_at.astimezone(UTC), e.ends_at.astimezone(UTC))
-        for e in exceptions
-        if e.kind == ExceptionKind.extra_hours and e.location_id == location_id
+        (r[4].astimezone(UTC), r[5].astimezone(UTC))
+        for r in rows
+        if r[0] == ExceptionKind.extra_hours and r[6] == location_id
     ]
     time_off = [
-        (e.starts_at.astimezone(UTC), e.ends_at.astimezone(UTC))
-        for e in exceptions
-        if e.kind == ExceptionKind.time_off
+        (r[4].astimezone(UTC), r[5].astimezone(UTC)) for r in rows if r[0] == ExceptionKind.time_off
     ]
     working = intervals.weekly_to_utc(weekly, zone, start_date, end_date)
     working = intervals.merge([*working, *intervals.clip(extra, window)])
