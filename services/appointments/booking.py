@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy import String, Uuid, func, literal, null, select
+from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.availability import Need, first_free_room
@@ -291,6 +291,40 @@ async def clash(session: AsyncSession, row: dict[str, Any], zone: ZoneInfo) -> C
     return Conflict("Another booking took this time a moment ago; choose another time.")
 
 
+async def _insert(
+    session: AsyncSession,
+    values: dict[str, Any],
+    *,
+    actor_id: uuid.UUID | None,
+    detail: dict[str, object],
+) -> Appointment | None:
+    """The appointment and its first status change in one statement; None if refused.
+
+    ``ON CONFLICT DO NOTHING`` (no conflict target) lets the exclusion constraints refuse the
+    row without aborting the transaction; the history row is made from the inserted row, so
+    a refusal writes neither.
+    """
+    new = insert(Appointment).values(values).on_conflict_do_nothing().returning(Appointment)
+    new_cte = new.cte("new_appointment")
+    history = (
+        insert(StatusChange)
+        .from_select(
+            ["appointment_id", "from_status", "to_status", "actor_id", "detail"],
+            select(
+                new_cte.c.id,
+                null().cast(String),
+                literal("booked", String),
+                literal(actor_id, Uuid),
+                literal(detail, JSONB),
+            ),
+        )
+        .cte("first_status")
+    )
+    both = select(new_cte).add_cte(history)
+    found = await session.scalars(select(Appointment).from_statement(both))
+    return found.one_or_none()
+
+
 async def place(
     session: AsyncSession,
     spot: Place,
@@ -300,12 +334,9 @@ async def place(
     detail: dict[str, object] | None = None,
     appointment_id: uuid.UUID | None = None,
 ) -> Appointment:
-    """Check, then insert; a refused insert is a 409 and leaves the transaction usable.
-
-    ``ON CONFLICT DO NOTHING`` (no conflict target) lets the exclusion constraints refuse the
-    row without aborting the transaction, with no savepoint round trips; concurrent inserts
-    still wait for each other exactly as a plain INSERT would.
-    """
+    """Check, then insert; a refused insert is a 409 and leaves the transaction usable (no
+    savepoint round trips); concurrent inserts still wait for each other exactly as a plain
+    INSERT would."""
     await _check_time(session, spot, now)
     await _check_room(session, spot)
     start, end = spot.need.visit(spot.starts_at)
@@ -331,24 +362,13 @@ async def place(
             "note": spot.note,
             "created_by": actor_id,
         }
-        row: Appointment | None = await session.scalar(
-            insert(Appointment).values(values).on_conflict_do_nothing().returning(Appointment)
-        )
+        row = await _insert(session, values, actor_id=actor_id, detail=detail or {})
         if row is None:
             refused = await clash(session, values, spot.zone)
             # A room chosen for the caller was taken a moment ago: try the next free one.
             if refused.extra.get("conflict") == "room" and spot.room_id is None:
                 continue
             raise refused
-        session.add(
-            StatusChange(
-                appointment_id=row.id,
-                from_status=None,
-                to_status="booked",
-                actor_id=actor_id,
-                detail=detail or {},
-            )
-        )
         return row
     assert refused is not None
     raise refused
