@@ -219,11 +219,14 @@ async def _room_for(session: AsyncSession, place: Place) -> uuid.UUID | None:
 async def _no_room(
     session: AsyncSession, place: Place, held: tuple[datetime, datetime]
 ) -> Conflict:
-    """The 409 when every room of the kind is taken: the first appointment in each room's
-    way, earliest first (the first one is also ``clashing_appointment_id``)."""
+    """The 409 when every room of the kind is taken: each room, in the order rooms are
+    chosen, with the first appointment in its way; the earliest of those (the first room's,
+    on a tie) is ``clashing_appointment_id``."""
     kind = place.kind.room_kind
     assert kind is not None
     rooms = await rooms_of_kind(session, place.location.id, kind)
+    if not rooms:
+        return Conflict(f"{place.location.name} has no {kind} room in use.", conflict="room")
     taken = (
         select(Appointment.room_id, Appointment.id, Appointment.starts_at)
         .where(
@@ -234,8 +237,6 @@ async def _no_room(
         .order_by(Appointment.room_id, Appointment.starts_at)
         .ext(distinct_on(Appointment.room_id))
     )
-    if not rooms:
-        return Conflict(f"{place.location.name} has no {kind} room in use.", conflict="room")
     way = {room: (other, start) for room, other, start in await session.execute(taken)}
     in_way = [(room, *way[room]) for room in rooms if room in way]  # the rooms' choice order
     earliest = min(in_way, key=lambda found: found[2], default=None)
