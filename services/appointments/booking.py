@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.availability import Need, first_free_room
 from services.appointments.models import FREED, Appointment, StatusChange
+from services.appointments.waitlist import closing_entries
 from services.clinic.service import (
     AppointmentType,
     Location,
@@ -298,12 +299,14 @@ async def _insert(
     *,
     actor_id: uuid.UUID | None,
     detail: dict[str, object],
+    local_date: date,
 ) -> Appointment | None:
-    """The appointment and its first status change in one statement; None if refused.
+    """The appointment, its first status change and the waitlist entries it satisfies
+    (``local_date``: its day where it happens) in one statement; None if refused.
 
     ``ON CONFLICT DO NOTHING`` (no conflict target) lets the exclusion constraints refuse the
     row without aborting the transaction; the history row is made from the inserted row, so
-    a refusal writes neither.
+    a refusal writes none of them.
     """
     new = insert(Appointment).values(values).on_conflict_do_nothing().returning(Appointment)
     new_cte = new.cte("new_appointment")
@@ -321,7 +324,7 @@ async def _insert(
         )
         .cte("first_status")
     )
-    both = select(new_cte).add_cte(history)
+    both = select(new_cte).add_cte(history).add_cte(closing_entries(new_cte, local_date))
     found = await session.scalars(select(Appointment).from_statement(both))
     return found.one_or_none()
 
@@ -363,7 +366,13 @@ async def place(
             "note": spot.note,
             "created_by": actor_id,
         }
-        row = await _insert(session, values, actor_id=actor_id, detail=detail or {})
+        row = await _insert(
+            session,
+            values,
+            actor_id=actor_id,
+            detail=detail or {},
+            local_date=start.astimezone(spot.zone).date(),
+        )
         if row is None:
             refused = await clash(session, values, spot.zone)
             # A room chosen for the caller was taken a moment ago: try the next free one.

@@ -35,7 +35,6 @@ from services.appointments.service import (
     out,
     record,
 )
-from services.appointments.waitlist import mark_booked
 from services.clinic.service import local_instant
 from services.core import clock
 from services.core.auth.service import Principal
@@ -138,7 +137,6 @@ async def create_series(
         except (Conflict, ValidationFailed) as error:
             occurrences.append(await _report(session, spot, error, now))
             continue
-        await mark_booked(session, row)
         # One confirmation for a care plan (its first visit), not one text per visit.
         first = not any(o.outcome == "booked" for o in occurrences)
         await announce(session, Booked(row, confirm=first))

@@ -31,7 +31,7 @@ from services.appointments.schemas import (
     Status,
     StatusChangeOut,
 )
-from services.appointments.waitlist import mark_booked, offer_freed_time
+from services.appointments.waitlist import offer_freed_time
 from services.clinic.service import get_location
 from services.core import audit, clock
 from services.core.auth.access import load_authorized
@@ -130,7 +130,6 @@ async def create_appointment(
     appointment = await booking.place(
         session, spot, actor_id=actor.user_id, now=clock.utcnow(), detail=detail
     )
-    await mark_booked(session, appointment)
     await announce(session, Booked(appointment))
     await record(session, actor, client, "create", appointment, detail)
     return to_out(appointment, spot.zone)
@@ -305,7 +304,6 @@ async def move(
     )
     new.rescheduled_from_id = old.id
     await session.flush()
-    await mark_booked(session, new)
     await announce(session, Moved(old, new, confirm=confirm))
     offered = await release(session, old)
     await record(

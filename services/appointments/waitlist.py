@@ -2,7 +2,8 @@
 
 Dates are local dates at the appointment's location. When time is freed (a cancellation or a
 move), ``offer_freed_time`` offers it to the oldest fitting entry; when the patient books,
-``mark_booked`` closes their open entries. Both run in the caller's transaction.
+``closing_entries`` (part of the booking's INSERT) closes their open entries. Both run in the
+caller's transaction.
 
 Every staff role reads and writes the waitlist (like patient demographics); each entry shown
 or written is an audited access to patient data.
@@ -16,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import CTE, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import FREED, Appointment, WaitlistEntry
@@ -211,23 +212,24 @@ async def offer_freed_time(session: AsyncSession, appointment: Appointment) -> W
     return entry
 
 
-async def mark_booked(session: AsyncSession, appointment: Appointment) -> None:
-    """Close the waitlist entries a new booking satisfies.
+def closing_entries(new: CTE, local_date: date) -> CTE:
+    """Close the waitlist entries a new booking satisfies: the patient's ``waiting`` or
+    ``offered`` entries with the same practitioner whose date range contains the
+    appointment's local date (its location's time zone) become ``booked``.
 
-    Call it in the booking's transaction, after the appointment was flushed. The patient's
-    ``waiting`` or ``offered`` entries with the same practitioner whose date range contains
-    the appointment's local date (its location's time zone) become ``booked``.
+    An UPDATE for the booking's INSERT to carry as one more CTE (``booking._insert``): it
+    costs no round trip of its own, with or without anyone waiting, and a refused insert
+    (no row in ``new``) closes nothing.
     """
-    local_date = await _local_date(session, appointment)
-    await session.execute(
+    return (
         update(WaitlistEntry)
         .where(
-            WaitlistEntry.patient_id == appointment.patient_id,
-            WaitlistEntry.practitioner_id == appointment.practitioner_id,
+            WaitlistEntry.patient_id == new.c.patient_id,
+            WaitlistEntry.practitioner_id == new.c.practitioner_id,
             WaitlistEntry.status.in_(OPEN),
             WaitlistEntry.earliest_date <= local_date,
             WaitlistEntry.latest_date >= local_date,
         )
         .values(status=WaitlistStatus.booked.value, updated_at=clock.utcnow())
-        .execution_options(synchronize_session="fetch")
+        .cte("closed_waitlist_entries")
     )

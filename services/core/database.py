@@ -6,13 +6,14 @@ rolls back when it raises. Services ``flush()`` when they need ids and never com
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, func
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import DateTime, MetaData, create_engine, event, exc, func
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, Pool
 
 from services.core.errors import AppError
 from services.core.events import INFO_KEY, Events
@@ -33,6 +34,38 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# A pooled connection unused this long is pinged before it is lent out: idle connections are
+# the ones a database restart, a failover or a firewall's idle timeout leaves dead. A busy
+# pool's connections are never idle this long, so a busy request pays no ping (the pool's
+# ``pre_ping`` pays one round trip on every checkout, i.e. on every request). A connection
+# that dies while in use fails its statement once: SQLAlchemy then drops every connection
+# the pool made before it, and the request answers 503 (``errors._database_lost``).
+IDLE_PING_SECONDS = 30.0
+_RETURNED_AT = "clinic_returned_at"
+
+
+def ping_idle_connections(pool: Pool, dialect: Dialect, idle_seconds: float) -> None:
+    """Ping a connection at checkout only if it sat in the pool for ``idle_seconds``."""
+
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    def lent(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_RETURNED_AT, None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                # The pool drops this and every older connection, then lends a new one.
+                raise exc.InvalidatePoolError() from error
+            raise
+
+    event.listen(pool, "checkin", returned)
+    event.listen(pool, "checkout", lent)
 
 
 class Base(DeclarativeBase):
@@ -92,11 +125,13 @@ class Database:
         pool_size: int = 10,
         null_pool: bool = False,
         events: Events | None = None,
+        idle_ping_seconds: float = IDLE_PING_SECONDS,
     ) -> Database:
-        options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": pool_size}
-        if null_pool:
-            options = {"poolclass": NullPool}
-        return cls(create_async_engine(normalise_url(url), **options), events=events)
+        options: dict[str, Any] = {"poolclass": NullPool} if null_pool else {"pool_size": pool_size}
+        engine = create_async_engine(normalise_url(url), **options)
+        if not null_pool:
+            ping_idle_connections(engine.sync_engine.pool, engine.dialect, idle_ping_seconds)
+        return cls(engine, events=events)
 
     @asynccontextmanager
     async def session_scope(self) -> AsyncIterator[AsyncSession]:
@@ -121,8 +156,12 @@ class Database:
         await self.engine.dispose()
 
 
-def create_sync_engine(url: str, **options: Any) -> Engine:
-    return create_engine(normalise_url(url), pool_pre_ping=True, **options)
+def create_sync_engine(
+    url: str, *, idle_ping_seconds: float = IDLE_PING_SECONDS, **options: Any
+) -> Engine:
+    engine = create_engine(normalise_url(url), **options)
+    ping_idle_connections(engine.pool, engine.dialect, idle_ping_seconds)
+    return engine
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -245,6 +245,24 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_lost(request: Request, exc: Exception) -> JSONResponse:
+    """A connection that died under a statement (a database restart, a failover): the
+    transaction is gone and nothing of it was kept, and the pool has already replaced its
+    older connections (``database.ping_idle_connections``), so trying again works."""
+    assert isinstance(exc, DBAPIError)
+    if not exc.connection_invalidated:
+        raise exc  # to the outermost handler, ``_unexpected_error``: a 500 like any other
+    log.warning("database_connection_lost", error_class=type(exc.orig).__name__)
+    return problem_response(
+        request,
+        status=ServiceUnavailable.status,
+        code=ServiceUnavailable.code,
+        title=ServiceUnavailable.title,
+        detail="The connection to the database was lost; nothing was saved. Try again.",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # The logging setup keeps the class and frames and drops the message (it may quote
     # SQL parameters, i.e. patient data).
@@ -270,4 +288,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(DBAPIError, _database_lost)
     app.add_exception_handler(Exception, _unexpected_error)

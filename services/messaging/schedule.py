@@ -16,9 +16,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, Table, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,7 +90,10 @@ async def _write(
         }
         for p in planned
     ]
-    statement = pg_insert(Message).values(values)
+    # One statement for every row either way (executemany becomes one multi-row INSERT,
+    # "insertmanyvalues"), but with fixed text SQLAlchemy compiles it once and caches it; rows
+    # given in ``.values()`` make a statement that has no cache key and is compiled each time.
+    statement = pg_insert(cast(Table, Message.__table__))
     upsert = statement.on_conflict_do_update(
         constraint=UNIQUE_KEY,
         set_={
@@ -102,7 +106,7 @@ async def _write(
         },
         where=Message.status == "pending",
     )
-    await session.execute(upsert)
+    await session.execute(upsert, values)
 
 
 async def appointment_booked(

@@ -13,11 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from services.appointments import booking
 from services.appointments.models import Appointment, WaitlistEntry
-from services.appointments.waitlist import mark_booked, offer_freed_time
+from services.appointments.waitlist import offer_freed_time
 from services.clinic.models import AppointmentType
 from services.core.audit.models import AuditEvent
 from services.core.auth.roles import Role
+from services.core.errors import Conflict
 from services.core.settings import Settings
 from services.patients.models import Patient
 from tests.appointments.conftest import Clinic, Scheduling, add_patient, at, booked, make_scheduling
@@ -247,6 +249,36 @@ async def test_past_time_is_not_offered(scheduling: Scheduling, session: AsyncSe
     assert await offer_freed_time(session, freed) is None
 
 
+async def book(
+    scheduling: Scheduling, factory: Factory, session: AsyncSession, starts_at: datetime
+) -> Appointment:
+    """A booking through the path every booking takes (``booking.place``)."""
+    await ClinicFactory(factory).hours(
+        scheduling.practitioner, scheduling.location, range(7), time(0), time(23, 59)
+    )
+    spot = booking.Place(
+        patient_id=scheduling.patient.id,
+        practitioner=scheduling.practitioner,
+        location=scheduling.location,
+        kind=scheduling.appointment_type,
+        starts_at=starts_at,
+    )
+    return await booking.place(session, spot, actor_id=None, now=datetime.now(UTC))
+
+
+async def test_a_refused_booking_closes_nothing(
+    scheduling: Scheduling, session: AsyncSession, factory: Factory
+) -> None:
+    day = today() + timedelta(days=4)
+    taken = await scheduling.appointment(evening(day))
+    waiting = await entry(scheduling, patient=scheduling.patient, first=day)
+    with pytest.raises(Conflict) as refused:
+        await book(scheduling, factory, session, evening(day))
+    assert refused.value.extra["clashing_appointment_id"] == str(taken.id)
+    await session.refresh(waiting)
+    assert waiting.status == "waiting"
+
+
 async def test_a_booking_closes_the_patients_matching_entries(
     scheduling: Scheduling, session: AsyncSession, factory: Factory
 ) -> None:
@@ -259,8 +291,7 @@ async def test_a_booking_closes_the_patients_matching_entries(
     colleague = await ClinicFactory(factory).practitioner(scheduling.location)
     elsewhere = await entry(scheduling, patient=patient, first=day, practitioner_id=colleague.id)
     someone_else = await entry(scheduling, first=day)
-    booked = await scheduling.appointment(evening(day))
-    await mark_booked(session, booked)
+    await book(scheduling, factory, session, evening(day))
     states = {}
     for row in (waiting, offered, later, removed, elsewhere, someone_else):
         await session.refresh(row)

@@ -52,6 +52,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from services.core import db_roles
 from tests.bench.search import patient_rows
 from tests.factories import password_hash
 from tests.servers import ROOT, Servers, migrate
@@ -561,6 +562,9 @@ def create_floor_table(connection: psycopg.Connection[Any]) -> None:
         f" CONSTRAINT ex_{FLOOR_TABLE}_practitioner"
         "  EXCLUDE USING gist (practitioner_id WITH =, during WITH &&))"
     )
+    # Made by the maintenance login (a superuser), so the owner's default privileges do not
+    # apply: the floor app logs in as the app does and needs these two.
+    connection.execute(f"GRANT SELECT, INSERT ON {FLOOR_TABLE} TO {db_roles.APP_ROLE}")
 
 
 def describe(meta: Meta, generated_now: bool) -> list[str]:
