@@ -93,6 +93,18 @@ class Busy:
         nxt = i + 1
         return nxt >= len(self.intervals) or self.intervals[nxt][0] >= end
 
+    def free_during(self, helds: Sequence[Interval]) -> list[bool]:
+        """``is_free`` of each interval, for intervals in order of their start: one walk
+        over both lists (an availability week asks a room about hundreds of intervals)."""
+        intervals, at, count = self.intervals, 0, len(self.intervals)
+        free: list[bool] = []
+        for start, end in helds:
+            # Busy time that ends by this start ends by every later start too.
+            while at < count and intervals[at][1] <= start:
+                at += 1
+            free.append(at == count or intervals[at][0] >= end)
+        return free
+
 
 @lru_cache(maxsize=2)
 def _busy_query(column: str) -> Select[uuid.UUID, datetime, datetime]:
@@ -193,18 +205,20 @@ async def free_rooms(
         return found
     room_ids = await rooms_of_kind(session, location_id, kind)
     span = (min(h[0] for h in helds), max(h[1] for h in helds))
-    pending = list(range(len(helds)))
+    pending = sorted(range(len(helds)), key=lambda n: helds[n][0])  # the walk's order
     done, size = 0, FIRST_ROOMS
     while pending and done < len(room_ids):
         batch = room_ids[done : done + size]
         done, size = done + size, size * 3
         busy = await busy_times(session, "room_id", batch, span)
-        still: list[int] = []
-        for n in pending:
-            found[n] = next((r for r in batch if busy[r].is_free(helds[n])), None)
-            if found[n] is None:
-                still.append(n)
-        pending = still
+        for room in batch:  # in choice order: each interval takes the first room free
+            free = busy[room].free_during([helds[n] for n in pending])
+            for n, is_free in zip(pending, free, strict=True):
+                if is_free:
+                    found[n] = room
+            pending = [n for n, is_free in zip(pending, free, strict=True) if not is_free]
+            if not pending:
+                break
     return found
 
 

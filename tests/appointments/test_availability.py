@@ -8,6 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.availability import Busy, grid_starts
@@ -240,6 +242,26 @@ def test_busy_overlap_is_half_open() -> None:
     assert not busy.is_free((base + timedelta(minutes=29), base + timedelta(minutes=31)))
     assert not busy.is_free((base - timedelta(hours=1), base + timedelta(hours=3)))
     assert not busy.is_free((base + timedelta(minutes=70), base + timedelta(minutes=80)))
+
+
+minutes = st.integers(min_value=0, max_value=600)
+
+
+@given(
+    busy=st.lists(st.tuples(minutes, st.integers(min_value=1, max_value=90)), max_size=12),
+    helds=st.lists(st.tuples(minutes, st.integers(min_value=1, max_value=90)), max_size=40),
+)
+def test_one_walk_answers_as_each_overlap_test_would(
+    busy: list[tuple[int, int]], helds: list[tuple[int, int]]
+) -> None:
+    base = datetime(2030, 1, 7, 9, tzinfo=UTC_ZONE)
+
+    def interval(start: int, length: int) -> tuple[datetime, datetime]:
+        return (base + timedelta(minutes=start), base + timedelta(minutes=start + length))
+
+    taken = Busy([interval(*b) for b in busy])
+    asked = sorted(interval(*h) for h in helds)
+    assert taken.free_during(asked) == [taken.is_free(h) for h in asked]
 
 
 def test_grid_follows_local_wall_clock() -> None:

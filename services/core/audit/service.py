@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Insert, String, Table, Uuid, bindparam, column, func, insert, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.core.audit.models import AuditEvent
@@ -73,6 +74,29 @@ def _patient(patient_id: uuid.UUID | None) -> dict[str, str]:
     return {"patient_id": str(patient_id)} if patient_id is not None else {}
 
 
+def _many_statement() -> Insert:
+    """One INSERT ... SELECT for any number of rows: the rows travel as one JSON array, so
+    the text is fixed (compiled once, cached) and the database gets one statement and one
+    parameter, where an executemany would be a statement per row."""
+    row = func.jsonb_array_elements(bindparam("rows", type_=JSONB)).table_valued(
+        column("value", JSONB)
+    )
+    columns = ["actor_id", "action", "resource_type", "client_addr", "request_id"]
+    # The table, not the entity: a parameter named ``rows`` is not an attribute to the ORM.
+    return insert(cast(Table, AuditEvent.__table__)).from_select(
+        [*columns, "resource_id", "detail"],
+        select(
+            bindparam("actor_id", type_=Uuid),
+            *(bindparam(name, type_=String) for name in columns[1:]),
+            row.c.value["resource_id"].astext,
+            row.c.value["detail"],
+        ).select_from(row),
+    )
+
+
+_MANY = _many_statement()
+
+
 async def record_many(
     session: AsyncSession,
     *,
@@ -83,23 +107,21 @@ async def record_many(
     items: Sequence[tuple[uuid.UUID, dict[str, Any]]],
 ) -> None:
     """The same event about many records, ``(resource_id, detail)`` each (an import, a
-    list): one multi-row INSERT instead of one ORM object per row."""
+    list, a day sheet): one statement, whatever the number of rows."""
     if not items:
         return
     await session.execute(
-        insert(AuditEvent),
-        [
-            {
-                "actor_id": actor_id,
-                "action": action,
-                "resource_type": resource_type,
-                "resource_id": str(resource_id),
-                "client_addr": client.address if client else None,
-                "request_id": client.request_id if client else None,
-                "detail": detail,
-            }
-            for resource_id, detail in items
-        ],
+        _MANY,
+        {
+            "actor_id": actor_id,
+            "action": action,
+            "resource_type": resource_type,
+            "client_addr": client.address if client else None,
+            "request_id": client.request_id if client else None,
+            "rows": [
+                {"resource_id": str(resource_id), "detail": detail} for resource_id, detail in items
+            ],
+        },
     )
 
 
