@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, exists, func, select
+from sqlalchemy import DateTime, Select, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import FREED, Appointment
@@ -166,27 +166,41 @@ class Candidate:
     room_id: uuid.UUID | None
 
 
-async def first_free_room(
-    session: AsyncSession, location_id: uuid.UUID, kind: str, held: Interval
-) -> uuid.UUID | None:
-    """The first active room of ``kind`` (name order) that nothing holds during ``held``,
-    in one statement (the room exclusion constraint's index answers the NOT EXISTS)."""
+def _first_free_room() -> Select[uuid.UUID]:
     taken = exists().where(
         Appointment.room_id == Room.id,
-        Appointment.held.op("&&")(func.tstzrange(held[0], held[1], "[)")),
+        Appointment.held.op("&&")(
+            func.tstzrange(
+                bindparam("held_from", type_=DateTime(timezone=True)),
+                bindparam("held_until", type_=DateTime(timezone=True)),
+                "[)",
+            )
+        ),
         Appointment.status.not_in(FREED),
     )
-    return await session.scalar(
+    return (
         select(Room.id)
         .where(
-            Room.location_id == location_id,
-            Room.kind == kind,
+            Room.location_id == bindparam("location_id"),
+            Room.kind == bindparam("kind"),
             Room.is_active.is_(True),
             ~taken,
         )
         .order_by(Room.name, Room.id)
         .limit(1)
     )
+
+
+_FIRST_FREE_ROOM = _first_free_room()  # built once, as ``_busy_query``
+
+
+async def first_free_room(
+    session: AsyncSession, location_id: uuid.UUID, kind: str, held: Interval
+) -> uuid.UUID | None:
+    """The first active room of ``kind`` (name order) that nothing holds during ``held``,
+    in one statement (the room exclusion constraint's index answers the NOT EXISTS)."""
+    params = {"location_id": location_id, "kind": kind, "held_from": held[0], "held_until": held[1]}
+    return await session.scalar(_FIRST_FREE_ROOM, params)
 
 
 async def free_rooms(

@@ -15,9 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, Uuid, func, literal, null, select
+from sqlalchemy import String, Uuid, bindparam, func, literal, null, select
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from services.appointments.availability import Need, first_free_room
 from services.appointments.models import FREED, Appointment, StatusChange
@@ -35,6 +36,7 @@ from services.clinic.service import (
     working_intervals,
     works_at,
 )
+from services.core import clock
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
 from services.core.errors import Conflict, ValidationFailed
@@ -293,22 +295,41 @@ async def clash(session: AsyncSession, row: dict[str, Any], zone: ZoneInfo) -> C
     return Conflict("Another booking took this time a moment ago; choose another time.")
 
 
-async def _insert(
-    session: AsyncSession,
-    values: dict[str, Any],
-    *,
-    actor_id: uuid.UUID | None,
-    detail: dict[str, object],
-    local_date: date,
-) -> Appointment | None:
-    """The appointment, its first status change and the waitlist entries it satisfies
-    (``local_date``: its day where it happens) in one statement; None if refused.
+_COLUMNS = (
+    "id",
+    "patient_id",
+    "practitioner_id",
+    "location_id",
+    "room_id",
+    "appointment_type_id",
+    "series_id",
+    "starts_at",
+    "ends_at",
+    "held_from",
+    "held_until",
+    "allow_overlap",
+    "note",
+    "created_by",
+)
+
+
+def _insert_statement() -> ExecutableReturnsRows:
+    """The appointment, its first status change and the waitlist entries it satisfies, in
+    one statement; built once. Its parameters: ``new_`` and each column, ``actor_id``,
+    ``detail``, and ``local_date``/``now`` of ``waitlist.closing_entries`` (none is named
+    as a column: a parameter with a column's name would join the UPDATE's SET list).
 
     ``ON CONFLICT DO NOTHING`` (no conflict target) lets the exclusion constraints refuse the
     row without aborting the transaction; the history row is made from the inserted row, so
     a refusal writes none of them.
     """
-    new = insert(Appointment).values(values).on_conflict_do_nothing().returning(Appointment)
+    table = Appointment.__table__.c
+    new = (
+        insert(Appointment)
+        .values({name: bindparam(f"new_{name}", type_=table[name].type) for name in _COLUMNS})
+        .on_conflict_do_nothing()
+        .returning(Appointment)
+    )
     new_cte = new.cte("new_appointment")
     history = (
         insert(StatusChange)
@@ -318,15 +339,37 @@ async def _insert(
                 new_cte.c.id,
                 null().cast(String),
                 literal("booked", String),
-                literal(actor_id, Uuid),
-                literal(detail, JSONB),
+                bindparam("actor_id", type_=Uuid),
+                bindparam("detail", type_=JSONB),
             ),
         )
         .cte("first_status")
     )
-    both = select(new_cte).add_cte(history).add_cte(closing_entries(new_cte, local_date))
-    found = await session.scalars(select(Appointment).from_statement(both))
-    return found.one_or_none()
+    both = select(new_cte).add_cte(history).add_cte(closing_entries(new_cte))
+    return select(Appointment).from_statement(both)
+
+
+_INSERT = _insert_statement()
+
+
+async def _insert(
+    session: AsyncSession,
+    values: dict[str, Any],
+    *,
+    actor_id: uuid.UUID | None,
+    detail: dict[str, object],
+    local_date: date,
+) -> Appointment | None:
+    """``_INSERT`` with these values (``local_date``: the visit's day where it happens);
+    None if refused."""
+    params = {
+        **{f"new_{name}": values[name] for name in _COLUMNS},
+        "actor_id": actor_id,
+        "detail": detail,
+        "local_date": local_date,
+        "now": clock.utcnow(),
+    }
+    return (await session.scalars(_INSERT, params)).one_or_none()
 
 
 async def place(

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CTE, exists, func, select, update
+from sqlalchemy import CTE, Date, DateTime, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments.models import FREED, Appointment, WaitlistEntry
@@ -212,15 +212,16 @@ async def offer_freed_time(session: AsyncSession, appointment: Appointment) -> W
     return entry
 
 
-def closing_entries(new: CTE, local_date: date) -> CTE:
+def closing_entries(new: CTE) -> CTE:
     """Close the waitlist entries a new booking satisfies: the patient's ``waiting`` or
     ``offered`` entries with the same practitioner whose date range contains the
     appointment's local date (its location's time zone) become ``booked``.
 
-    An UPDATE for the booking's INSERT to carry as one more CTE (``booking._insert``): it
+    An UPDATE for the booking's INSERT to carry as one more CTE (``booking._INSERT``): it
     costs no round trip of its own, with or without anyone waiting, and a refused insert
-    (no row in ``new``) closes nothing.
+    (no row in ``new``) closes nothing. Its parameters: ``local_date`` and ``now``.
     """
+    local_date = bindparam("local_date", type_=Date)
     return (
         update(WaitlistEntry)
         .where(
@@ -230,6 +231,9 @@ def closing_entries(new: CTE, local_date: date) -> CTE:
             WaitlistEntry.earliest_date <= local_date,
             WaitlistEntry.latest_date >= local_date,
         )
-        .values(status=WaitlistStatus.booked.value, updated_at=clock.utcnow())
+        .values(
+            status=WaitlistStatus.booked.value,
+            updated_at=bindparam("now", type_=DateTime(timezone=True)),
+        )
         .cte("closed_waitlist_entries")
     )

@@ -10,11 +10,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
     DateTime,
     Integer,
     String,
     Time,
     Uuid,
+    bindparam,
     delete,
     literal,
     null,
@@ -335,23 +338,12 @@ async def delete_exception(
 WEEKLY = "weekly"  # the kind of a weekly-hours row next to the exceptions'
 
 
-async def working_intervals(
-    session: AsyncSession,
-    practitioner_id: uuid.UUID,
-    location_id: uuid.UUID,
-    start_date: date,
-    end_date: date,
-) -> list[Interval]:
-    """When the practitioner works at the location on the local dates [start_date, end_date].
+def _hours_and_exceptions() -> CompoundSelect[Any]:
+    """The weekly hours and the exceptions in one round trip: each row is one or the other.
 
-    UTC intervals, sorted and merged: the weekly hours read in the location's time zone for
-    each date, plus extra hours there, minus time off (there or everywhere). Whether the
-    practitioner or location is active is the caller's concern.
-    """
-    location = await get_location(session, location_id)
-    zone = ZoneInfo(location.time_zone)
-    window = intervals.local_day_window(start_date, end_date, zone)
-    # The weekly hours and the exceptions in one round trip: each row is one or the other.
+    Built once: constructing a statement costs more Python than running a cached one."""
+    practitioner_id: BindParameter[uuid.UUID] = bindparam("practitioner_id", type_=Uuid)
+    location_id: BindParameter[uuid.UUID] = bindparam("location_id", type_=Uuid)
     weekly_rows = select(
         literal(WEEKLY, String).label("kind"),
         WorkingHours.weekday,
@@ -374,11 +366,43 @@ async def working_intervals(
         ScheduleException.location_id,
     ).where(
         ScheduleException.practitioner_id == practitioner_id,
-        ScheduleException.starts_at < window[1],
-        ScheduleException.ends_at > window[0],
+        ScheduleException.starts_at < bindparam("window_end"),
+        ScheduleException.ends_at > bindparam("window_start"),
         (ScheduleException.location_id == location_id) | ScheduleException.location_id.is_(None),
     )
-    rows = (await session.execute(union_all(weekly_rows, exception_rows))).all()
+    return union_all(weekly_rows, exception_rows)
+
+
+_HOURS_AND_EXCEPTIONS = _hours_and_exceptions()
+
+
+async def working_intervals(
+    session: AsyncSession,
+    practitioner_id: uuid.UUID,
+    location_id: uuid.UUID,
+    start_date: date,
+    end_date: date,
+) -> list[Interval]:
+    """When the practitioner works at the location on the local dates [start_date, end_date].
+
+    UTC intervals, sorted and merged: the weekly hours read in the location's time zone for
+    each date, plus extra hours there, minus time off (there or everywhere). Whether the
+    practitioner or location is active is the caller's concern.
+    """
+    location = await get_location(session, location_id)
+    zone = ZoneInfo(location.time_zone)
+    window = intervals.local_day_window(start_date, end_date, zone)
+    rows = (
+        await session.execute(
+            _HOURS_AND_EXCEPTIONS,
+            {
+                "practitioner_id": practitioner_id,
+                "location_id": location_id,
+                "window_start": window[0],
+                "window_end": window[1],
+            },
+        )
+    ).all()
     weekly: list[tuple[int, time, time]] = [(r[1], r[2], r[3]) for r in rows if r[0] == WEEKLY]
     # The driver hands back instants in the server's zone; everything here speaks UTC.
     extra = [

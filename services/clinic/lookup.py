@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clinic.models import (
@@ -54,6 +54,25 @@ async def works_at(session: AsyncSession, practitioner_id: uuid.UUID) -> list[uu
     return list(rows)
 
 
+def _booking_setup(one_location: bool) -> Select[Practitioner, AppointmentType, Location]:
+    query = (
+        select(Practitioner, AppointmentType, Location)
+        .select_from(Practitioner)
+        # A lookup by key, not a relation.
+        .join(AppointmentType, AppointmentType.id == bindparam("type_id"))
+        .join(PractitionerLocation, PractitionerLocation.practitioner_id == Practitioner.id)
+        .join(Location, Location.id == PractitionerLocation.location_id)
+        .where(Practitioner.id == bindparam("practitioner_id"))
+        .order_by(Location.id)
+    )
+    return query.where(Location.id == bindparam("location_id")) if one_location else query
+
+
+# Built once: constructing a statement costs more Python than running a cached one.
+_SETUP_AT = _booking_setup(one_location=True)
+_SETUP_ANYWHERE = _booking_setup(one_location=False)
+
+
 async def booking_setup(
     session: AsyncSession,
     practitioner_id: uuid.UUID,
@@ -63,16 +82,9 @@ async def booking_setup(
     """The practitioner, the type and each location (or the one named) where the
     practitioner works, in one query: the booking path's common case. No rows: one of them
     is unknown, or the practitioner does not work there; the caller looks closer."""
-    query = (
-        select(Practitioner, AppointmentType, Location)
-        .select_from(Practitioner)
-        .join(AppointmentType, AppointmentType.id == type_id)  # a lookup by key, not a relation
-        .join(PractitionerLocation, PractitionerLocation.practitioner_id == Practitioner.id)
-        .join(Location, Location.id == PractitionerLocation.location_id)
-        .where(Practitioner.id == practitioner_id)
-        .order_by(Location.id)
-    )
-    if location_id is not None:
-        query = query.where(Location.id == location_id)
-    rows = await session.execute(query)
+    params = {"practitioner_id": practitioner_id, "type_id": type_id}
+    if location_id is None:
+        rows = await session.execute(_SETUP_ANYWHERE, params)
+    else:
+        rows = await session.execute(_SETUP_AT, {**params, "location_id": location_id})
     return [(p, t, loc) for p, t, loc in rows]

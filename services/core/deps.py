@@ -12,13 +12,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.core.database import Database
 from services.core.settings import Settings
 
+# The dependencies are ``async def`` though none awaits: FastAPI runs a plain ``def``
+# dependency in a worker thread, a thread hop per dependency on every request.
 
-def get_database(request: Request) -> Database:
+
+def database_of(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_database(request: Request) -> Database:
+    return database_of(request)
+
+
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -42,7 +49,7 @@ class ClientInfo:
     request_id: str | None
 
 
-def get_client_info(request: Request) -> ClientInfo:
+async def get_client_info(request: Request) -> ClientInfo:
     return ClientInfo(
         address=request.client.host if request.client else None,
         request_id=getattr(request.state, "request_id", None),

@@ -29,7 +29,7 @@ class PageParams:
         return query.limit(self.limit + 1).offset(self.offset)
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> PageParams:

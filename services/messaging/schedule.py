@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Table, exists, select, update
+from sqlalchemy import DateTime, Insert, Select, Table, bindparam, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,6 +61,31 @@ def _immediate(kind: str, before: datetime, now: datetime, quiet: QuietHours) ->
     return Planned(kind, at, skip="too_late" if at >= before else None)
 
 
+def _upsert() -> Insert:
+    """Insert a planned row; a pending row with the same key (a reminder that moved with its
+    visit) takes the new time instead.
+
+    Built once, with fixed text: executed with a list of rows it is one round trip (an
+    executemany), and SQLAlchemy compiles it once; rows given in ``.values()`` make a
+    statement with no cache key, compiled on every booking."""
+    statement = pg_insert(cast(Table, Message.__table__))
+    return statement.on_conflict_do_update(
+        constraint=UNIQUE_KEY,
+        set_={
+            "send_at": statement.excluded.send_at,
+            "appointment_starts_at": statement.excluded.appointment_starts_at,
+            "status": statement.excluded.status,
+            "reason": statement.excluded.reason,
+            "change": statement.excluded.change,
+            "updated_at": bindparam("changed_at", type_=DateTime(timezone=True)),
+        },
+        where=Message.status == "pending",
+    )
+
+
+_UPSERT = _upsert()
+
+
 async def _write(
     session: AsyncSession,
     appointment: Appointment,
@@ -73,6 +98,7 @@ async def _write(
     message is sent, not here: consent recorded after booking still counts."""
     if not planned:
         return
+    now = clock.utcnow()
     values = [
         {
             "kind": p.kind,
@@ -87,26 +113,11 @@ async def _write(
             "status": "skipped" if p.skip else "pending",
             "reason": p.skip,
             "change": cause,
+            "changed_at": now,
         }
         for p in planned
     ]
-    # One statement for every row either way (executemany becomes one multi-row INSERT,
-    # "insertmanyvalues"), but with fixed text SQLAlchemy compiles it once and caches it; rows
-    # given in ``.values()`` make a statement that has no cache key and is compiled each time.
-    statement = pg_insert(cast(Table, Message.__table__))
-    upsert = statement.on_conflict_do_update(
-        constraint=UNIQUE_KEY,
-        set_={
-            "send_at": statement.excluded.send_at,
-            "appointment_starts_at": statement.excluded.appointment_starts_at,
-            "status": statement.excluded.status,
-            "reason": statement.excluded.reason,
-            "change": statement.excluded.change,
-            "updated_at": clock.utcnow(),
-        },
-        where=Message.status == "pending",
-    )
-    await session.execute(upsert, values)
+    await session.execute(_UPSERT, values)
 
 
 async def appointment_booked(

@@ -9,7 +9,7 @@ from services.core.auth.deps import CurrentPrincipal
 from services.core.auth.passwords import PasswordChecks
 from services.core.auth.schemas import TokenOut, UserOut
 from services.core.auth.users import get_user
-from services.core.deps import ClientDep, SessionDep, SettingsDep, get_database
+from services.core.deps import ClientDep, SessionDep, SettingsDep, database_of
 from services.core.types import NO_NUL
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -32,7 +32,7 @@ async def issue_token(
     # No SessionDep: a request-long transaction would hold a connection through argon2.
     checks: PasswordChecks = request.app.state.password_checks
     issued = await service.login(
-        get_database(request),
+        database_of(request),
         checks,
         email=username,
         password=password,
