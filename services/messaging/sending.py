@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from services.appointments.service import Appointment
@@ -66,25 +66,39 @@ class Defer:
     until: datetime
 
 
+# The send path's two locking reads, built once (the outbox's hot loop): constructing a
+# statement costs more Python than running a cached one.
+_FACTS = (
+    select(
+        Message,
+        Patient,
+        Appointment,
+        Location,
+        MessageSettings,
+        granted_now(Patient.id, Patient.preferred_channel),
+    )
+    .join(Patient, Patient.id == Message.patient_id)
+    .join(Appointment, Appointment.id == Message.appointment_id)
+    .join(Location, Location.id == Message.location_id)
+    .outerjoin(MessageSettings, MessageSettings.location_id == Message.location_id)
+    .where(Message.id == bindparam("message_id"))
+    .with_for_update(of=Message)
+)
+_ATTEMPT = (
+    select(Message)
+    .where(
+        Message.id == bindparam("message_id"),
+        Message.status == "sending",
+        Message.attempts == bindparam("attempt"),
+    )
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def _locked_facts(session: Session, message_id: uuid.UUID, settings: Settings) -> Facts | None:
-    """The message, locked, with everything the checks and the text need: one statement
-    (the send path is the outbox's hot loop)."""
-    row = session.execute(
-        select(
-            Message,
-            Patient,
-            Appointment,
-            Location,
-            MessageSettings,
-            granted_now(Patient.id, Patient.preferred_channel),
-        )
-        .join(Patient, Patient.id == Message.patient_id)
-        .join(Appointment, Appointment.id == Message.appointment_id)
-        .join(Location, Location.id == Message.location_id)
-        .outerjoin(MessageSettings, MessageSettings.location_id == Message.location_id)
-        .where(Message.id == message_id)
-        .with_for_update(of=Message)
-    ).one_or_none()
+    """The message, locked, with everything the checks and the text need: one statement."""
+    row = session.execute(_FACTS, {"message_id": message_id}).one_or_none()
     if row is None:
         return None
     message, patient, appointment, location, saved, granted = row
@@ -222,16 +236,8 @@ def record(
     """Step 3 (the caller commits): ``result`` is the provider's id or the failure. Answers
     the status the row ended in, or ``superseded`` when the row is no longer this
     attempt's (the reaper returned it for a resend): then nothing is written."""
-    message = session.scalars(
-        select(Message)
-        .where(
-            Message.id == attempt.message_id,
-            Message.status == "sending",
-            Message.attempts == attempt.number,
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    params = {"message_id": attempt.message_id, "attempt": attempt.number}
+    message = session.scalars(_ATTEMPT, params).one_or_none()
     if message is None:
         # The resend carries the same Message-ID / Idempotency-Key: a duplicate, if this one
         # was accepted, is recognisable at the provider and by the patient's mail client.
