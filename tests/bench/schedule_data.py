@@ -14,13 +14,18 @@ visits: the booking benchmark books them (``booking_patient``).
 
 From today on, 26 weeks are filled sparsely (a quarter of the slots: booked, confirmed, a
 few cancelled); the past, going back from yesterday until the total is reached, densely
-(nine slots in ten: completed, some cancelled or no-show). No status history rows are
-written for generated appointments.
+(nine slots in ten: completed, some cancelled or no-show). A total under the 26 weeks'
+~32,500 is all future and stops sooner (``Meta.filled_until``, the day after the last one
+it reached, is then before ``Meta.future_until``: 10,000 appointments fill about 8 weeks).
+No status history rows are written for generated appointments.
 
 Ids are derived from names (``entity_id``), so the benchmark knows them without a query.
-The data is kept between runs: a ``bench_meta`` row records what was generated and the load
-times, and a later run reuses it unless ``BENCH_REGENERATE=1``, the counts asked for differ,
-the generator's version or the migrations changed, or fewer than 8 weeks of future are left.
+The data is kept between runs, each size in a database of its own (``BENCH_DB`` for
+``BENCH_APPOINTMENTS``, ``sized_database(n)`` for the scheduling bench's other sizes): a
+``bench_meta`` row records what was generated and the load times, and a later run reuses it
+unless ``BENCH_REGENERATE=1``, the counts asked for differ, the generator's version or the
+migrations changed, fewer than 8 weeks of the generated future are left, or the filled part
+ends sooner than the caller needs (``ensure_data``'s ``min_filled``).
 Knobs: ``BENCH_APPOINTMENTS`` (default 1,000,000), ``BENCH_PATIENTS`` (default 100,000).
 """
 
@@ -91,6 +96,11 @@ NEW_PATIENT = VisitType("new-patient", "Bench new patient exam", 30, 0, True, "#
 TYPES = (FOLLOW_UP, RE_EXAM, NEW_PATIENT)
 
 
+def sized_database(appointments: int) -> str:
+    """The database of one of the other sizes the scheduling bench measures."""
+    return f"{BENCH_DB}_{appointments}"
+
+
 def entity_id(kind: str, key: object) -> uuid.UUID:
     """A stable, random-looking id for one generated row (random v4 ids would need a query)."""
     digest = hashlib.blake2b(f"bench:{kind}:{key}".encode(), digest_size=16).digest()
@@ -138,6 +148,7 @@ class Meta:
     patients: int
     generated_on: date
     future_until: date  # the first day after the generated future
+    filled_until: date  # the first day after the last one with appointments (a small total)
     oldest_day: date
     seconds: dict[str, float]
     schema: str = ""
@@ -150,6 +161,7 @@ class Meta:
                 "patients": self.patients,
                 "generated_on": self.generated_on.isoformat(),
                 "future_until": self.future_until.isoformat(),
+                "filled_until": self.filled_until.isoformat(),
                 "oldest_day": self.oldest_day.isoformat(),
                 "seconds": self.seconds,
                 "schema": self.schema,
@@ -164,6 +176,7 @@ class Meta:
             patients=int(value["patients"]),
             generated_on=date.fromisoformat(value["generated_on"]),
             future_until=date.fromisoformat(value["future_until"]),
+            filled_until=date.fromisoformat(value.get("filled_until", value["future_until"])),
             oldest_day=date.fromisoformat(value["oldest_day"]),
             seconds={k: float(v) for k, v in value["seconds"].items()},
             schema=str(value.get("schema", "")),
@@ -354,6 +367,7 @@ class _Plan:
         self.total = total
         self.patients = patients
         self.future_until = today + timedelta(weeks=FUTURE_WEEKS)
+        self.filled_until = self.future_until
         self.oldest_day = today
         self.rng = random.Random(20261124)
         self.practitioners = [practitioner_id(p) for p in range(PRACTITIONERS)]
@@ -371,6 +385,7 @@ class _Plan:
                 yield row
                 made += 1
                 if made == self.total:
+                    self.filled_until = day + timedelta(days=1)  # a small total
                     return
         for day in _workdays(self.today - timedelta(days=1), -1):
             self.oldest_day = day
@@ -428,10 +443,10 @@ class _Plan:
         return ("no_show" if draw < 0.07 else "completed"), None, False
 
 
-def read_meta(servers: Servers) -> Meta | None:
-    """What the bench database holds, or None when it has no complete generated data."""
+def read_meta(servers: Servers, database: str = BENCH_DB) -> Meta | None:
+    """What a bench database holds, or None when it has no complete generated data."""
     try:
-        with psycopg.connect(servers.libpq_url(BENCH_DB)) as connection:
+        with psycopg.connect(servers.libpq_url(database)) as connection:
             row = connection.execute(
                 "SELECT value FROM bench_meta WHERE key = 'schedule'"
             ).fetchone()
@@ -449,48 +464,69 @@ def schema_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _usable(meta: Meta | None, appointments: int, patients: int) -> bool:
+def _filled_left(meta: Meta) -> timedelta:
+    return meta.filled_until - datetime.now(ZONE).date()
+
+
+def _usable(meta: Meta | None, appointments: int, patients: int, min_filled: timedelta) -> bool:
     if meta is None or os.environ.get("BENCH_REGENERATE") == "1":
         return False
-    left = meta.future_until - datetime.now(ZONE).date()
     return (
         meta.version == VERSION
         and meta.schema == schema_fingerprint()
         and meta.appointments == appointments
         and meta.patients == patients
-        and left >= MIN_FUTURE_LEFT
+        and meta.future_until - datetime.now(ZONE).date() >= MIN_FUTURE_LEFT
+        and _filled_left(meta) >= min_filled
     )
 
 
-def ensure_data(servers: Servers) -> tuple[str, Meta, bool]:
-    """The bench database's URL and what it holds; generates it when needed.
+def ensure_data(
+    servers: Servers,
+    database: str = BENCH_DB,
+    appointments: int | None = None,
+    min_filled: timedelta = timedelta(0),
+) -> tuple[str, Meta, bool]:
+    """A bench database's URL and what it holds; generates it when needed.
 
+    ``appointments`` defaults to ``BENCH_APPOINTMENTS``. The generated appointments must
+    reach ``min_filled`` past today: a total too small to fill that much is refused (the
+    future is filled first, so a small total is all future, ~250 appointments a workday).
     Answers ``(url, meta, generated_now)``.
     """
-    appointments = int(os.environ.get("BENCH_APPOINTMENTS", "1000000"))
+    if appointments is None:
+        appointments = int(os.environ.get("BENCH_APPOINTMENTS", "1000000"))
     patients = int(os.environ.get("BENCH_PATIENTS", "100000"))
     if patients <= POOL + PRACTITIONERS:
         raise ValueError(f"BENCH_PATIENTS must be over {POOL + PRACTITIONERS}")
-    meta = read_meta(servers)
-    if _usable(meta, appointments, patients):
+    meta = read_meta(servers, database)
+    if _usable(meta, appointments, patients, min_filled):
         assert meta is not None
-        url = servers.url_for(BENCH_DB)
-        migrate(servers.owner_url_for(BENCH_DB))  # a no-op unless a migration was added since
+        url = servers.url_for(database)
+        migrate(servers.owner_url_for(database))  # a no-op unless a migration was added since
         return url, meta, False
-    return _generate(servers, appointments, patients)
+    url, meta, generated_now = _generate(servers, appointments, patients, database)
+    if _filled_left(meta) < min_filled:
+        raise ValueError(
+            f"{appointments:,} appointments fill the future only until {meta.filled_until}:"
+            f" {min_filled.days} days from today are needed"
+        )
+    return url, meta, generated_now
 
 
-def _generate(servers: Servers, appointments: int, patients: int) -> tuple[str, Meta, bool]:
-    url = servers.recreate_database(BENCH_DB)
+def _generate(
+    servers: Servers, appointments: int, patients: int, database: str = BENCH_DB
+) -> tuple[str, Meta, bool]:
+    url = servers.recreate_database(database)
     seconds: dict[str, float] = {}
     start = timer.perf_counter()
-    migrate(servers.owner_url_for(BENCH_DB))
+    migrate(servers.owner_url_for(database))
     seconds["migrate"] = timer.perf_counter() - start
     today = datetime.now(ZONE).date()
     plan = _Plan(today, appointments, patients)
     streams = int(os.environ.get("BENCH_COPY_STREAMS", "2"))
-    extra = [psycopg.connect(servers.libpq_url(BENCH_DB)) for _ in range(streams - 1)]
-    with psycopg.connect(servers.libpq_url(BENCH_DB)) as connection:
+    extra = [psycopg.connect(servers.libpq_url(database)) for _ in range(streams - 1)]
+    with psycopg.connect(servers.libpq_url(database)) as connection:
         connections = [connection, *extra]
         connection.execute("CREATE TABLE bench_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
         _setup(connection)
@@ -541,6 +577,7 @@ def _generate(servers: Servers, appointments: int, patients: int) -> tuple[str, 
             patients=patients,
             generated_on=today,
             future_until=plan.future_until,
+            filled_until=plan.filled_until,
             oldest_day=plan.oldest_day,
             seconds={k: round(v, 2) for k, v in seconds.items()},
             schema=schema_fingerprint(),
@@ -573,7 +610,7 @@ def describe(meta: Meta, generated_now: bool) -> list[str]:
     how = "generated now" if generated_now else f"reused, generated on {meta.generated_on}"
     return [
         f"data ({how}): {meta.appointments:,} appointments ({meta.oldest_day} to"
-        f" {meta.future_until}), {PRACTITIONERS} practitioners, {meta.patients:,} patients",
+        f" {meta.filled_until}), {PRACTITIONERS} practitioners, {meta.patients:,} patients",
         f"load: patients {s['patients']:.1f} s ({meta.patients / s['patients']:,.0f} rows/s),"
         f" appointments {s['appointments']:.1f} s"
         f" ({meta.appointments / s['appointments']:,.0f} rows/s, COPY into the constrained"

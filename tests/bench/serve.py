@@ -1,9 +1,15 @@
 """A uvicorn server for the benchmarks, in a process of its own that stops by itself.
 
-``python -m tests.bench.serve FACTORY PORT LIFETIME`` runs the app factory ``FACTORY``
-(``module:function``; it reads the ``CLINIC_*`` settings from the environment) on
+``python -m tests.bench.serve FACTORY PORT LIFETIME [WORKERS]`` runs the app factory
+``FACTORY`` (``module:function``; it reads the ``CLINIC_*`` settings from the environment) on
 127.0.0.1:PORT with the options ``clinic api`` uses. It exits when the process that started
 it goes away, or after LIFETIME seconds, whichever comes first.
+
+``WORKERS`` (default ``CLINIC_API_WORKERS``, else 1) is the number of API processes, as in
+``clinic api --workers N``: above 1, uvicorn's supervisor (this process) starts that many
+worker processes sharing the port, each with its own database pool, and
+``PROMETHEUS_MULTIPROC_DIR`` names a folder of this server's own (a new temporary one,
+removed at the end) where they keep their metrics, so ``/metrics`` sums them.
 
 ``create_floor_app`` is the booking benchmark's floor: the same settings, the same database
 pool (``Database.from_url`` with ``CLINIC_DB_POOL_SIZE``), the same request body, and an
@@ -16,6 +22,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -29,6 +36,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from sqlalchemy import text
 
 from services.core.database import Database
+from services.core.health import MULTIPROCESS_DIR
 from services.core.settings import get_settings
 from tests.bench.schedule_data import FLOOR_TABLE, FOLLOW_UP
 
@@ -99,17 +107,22 @@ def _watch(parent: int, lifetime: float) -> None:
 
 def main() -> None:
     factory, port, lifetime = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    workers = int(sys.argv[4] if len(sys.argv) > 4 else os.environ.get("CLINIC_API_WORKERS", 1))
     threading.Thread(target=_watch, args=(os.getppid(), lifetime), daemon=True).start()
-    uvicorn.run(
-        factory,
-        factory=True,
-        host="127.0.0.1",
-        port=port,
-        access_log=False,
-        proxy_headers=True,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
+    with tempfile.TemporaryDirectory(prefix="clinic-bench-metrics-") as metrics:
+        if workers > 1:
+            os.environ[MULTIPROCESS_DIR] = metrics  # the processes uvicorn starts inherit it
+        uvicorn.run(
+            factory,  # an import string: each worker process imports it itself
+            factory=True,
+            host="127.0.0.1",
+            port=port,
+            workers=workers,
+            access_log=False,
+            proxy_headers=True,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
 
 
 if __name__ == "__main__":
