@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from celery import Celery
 from celery.app import trace
-from celery.signals import beat_init, setup_logging, worker_init
+from celery.signals import beat_init, setup_logging, worker_init, worker_process_init
 
 from services import wiring
 from services.core import db_roles, dev_clock
@@ -94,12 +94,24 @@ def _check_at_start(**_: object) -> None:
 
     with engine().connect() as connection:
         problems = db_roles.login_problems(connection)
+    # This runs in the parent of the prefork children: the children must not inherit the
+    # pooled connection it used (two children on one connection mix their rows).
+    engine().dispose()
     settings = get_settings()
     try:
         db_roles.enforce(problems, settings.env)
         dev_clock.start(settings)  # the shared development clock, or refused in production
     except SettingsError as refused:
         raise SystemExit(f"[clinic] {refused}") from None
+
+
+@worker_process_init.connect
+def _own_connections(**_: object) -> None:
+    """A prefork child drops whatever pool it inherited, without closing the parent's
+    sockets (SQLAlchemy's recipe for forked processes), and opens its own connections."""
+    from workers.db import engine
+
+    engine().dispose(close=False)
 
 
 celery_app = create_celery()

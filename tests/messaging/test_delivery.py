@@ -81,6 +81,20 @@ def test_due_messages_reach_the_smtp_server_once_each(
     assert {m.message_id for m in smtp.messages} >= {f"<{i}@localhost>" for i in ids[:5]}
 
 
+def test_the_default_worker_pool_sends_each_message_once_and_cleanly(
+    world: World, smtp: FakeSmtpServer, database_url: str
+) -> None:
+    """``clinic worker`` runs prefork children: each needs its own database connections (a
+    connection the parent opened and the children inherited once served two senders at
+    once, mixing their rows: StaleDataError, ResourceClosedError, messages left queued)."""
+    ids = seed(database_url, 300)
+    world.worker(prefork=2)
+    world.beat()
+    wait_until_sent(database_url, ids, 90, world)
+    assert unique_and_duplicates(smtp) == (300, 0)
+    assert "raised unexpected" not in world.logs()
+
+
 def test_a_killed_worker_and_two_beats_lose_nothing(
     world: World, smtp: FakeSmtpServer, database_url: str
 ) -> None:
