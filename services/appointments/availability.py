@@ -306,12 +306,15 @@ def _starts(
     zone: ZoneInfo,
     busy: Busy,
 ) -> Iterator[datetime]:
+    starts: list[datetime] = []
     for block in clip(working, (window[0], window[1] + need.duration)):
         for start in grid_starts(block, grid, zone):
             if start >= window[1] or need.visit(start)[1] > block[1]:
                 break
-            if busy.is_free(need.held(start)):
-                yield start
+            starts.append(start)
+    # Blocks are sorted and disjoint, so the starts are in order: one walk answers them all.
+    free = busy.free_during([need.held(start) for start in starts])
+    return (start for start, is_free in zip(starts, free, strict=True) if is_free)
 
 
 MAX_WINDOW = timedelta(days=31)

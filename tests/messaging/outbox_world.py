@@ -86,14 +86,18 @@ class World:
         self.processes.append(process)
         return process
 
-    def worker(self, *, threads: int = 0) -> subprocess.Popen[bytes]:
-        """One task at a time (solo), or ``threads`` at once in one process (a threads pool:
-        the tasks share the process's database engine and SMTP sessions)."""
+    def worker(self, *, threads: int = 0, prefork: int = 0) -> subprocess.Popen[bytes]:
+        """One task at a time (solo), ``threads`` at once in one process (a threads pool:
+        the tasks share the process's database engine and SMTP sessions), or ``prefork``
+        child processes (Celery's default pool, as ``clinic worker`` runs it)."""
         queue = self.env["CLINIC_TASK_QUEUE"]
         name = f"{queue}-{len(self.processes)}@%h"
-        pool = (
-            ["--pool", "threads", "--concurrency", str(threads)] if threads else ["--pool", "solo"]
-        )
+        if threads:
+            pool = ["--pool", "threads", "--concurrency", str(threads)]
+        elif prefork:
+            pool = ["--pool", "prefork", "--concurrency", str(prefork)]
+        else:
+            pool = ["--pool", "solo"]
         return self._start("worker", "worker", *pool, "-n", name)
 
     def beat(self) -> subprocess.Popen[bytes]:
