@@ -246,9 +246,11 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_lost(request: Request, exc: Exception) -> JSONResponse:
-    """A connection that died under a statement (a database restart, a failover): the
-    transaction is gone and nothing of it was kept, and the pool has already replaced its
-    older connections (``database.ping_idle_connections``), so trying again works."""
+    """A connection that died under a statement (a database restart, a failover). The pool
+    has already replaced its older connections (``database.ping_idle_connections``), so
+    trying again works; but a connection lost during COMMIT may have committed, so the answer
+    does not promise that nothing was saved (a booking sent with ``Idempotency-Key`` is safe
+    to repeat)."""
     assert isinstance(exc, DBAPIError)
     if not exc.connection_invalidated:
         raise exc  # to the outermost handler, ``_unexpected_error``: a 500 like any other
@@ -258,7 +260,10 @@ async def _database_lost(request: Request, exc: Exception) -> JSONResponse:
         status=ServiceUnavailable.status,
         code=ServiceUnavailable.code,
         title=ServiceUnavailable.title,
-        detail="The connection to the database was lost; nothing was saved. Try again.",
+        detail=(
+            "The connection to the database was lost. The change may not have been saved:"
+            " check before trying again."
+        ),
         headers={"Retry-After": "1"},
     )
 
