@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import DateTime, Select, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.appointments.models import FREED, Appointment
+from services.appointments.models import FREED, Appointment, holds_time
 from services.appointments.schemas import Availability, Slot
 from services.clinic.service import (
     AppointmentType,
@@ -176,7 +176,7 @@ def _first_free_room() -> Select[uuid.UUID]:
                 "[)",
             )
         ),
-        Appointment.status.not_in(FREED),
+        holds_time(),
     )
     return (
         select(Room.id)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from services.appointments.availability import Need, first_free_room
-from services.appointments.models import FREED, Appointment, StatusChange
+from services.appointments.models import Appointment, StatusChange, holds_time
 from services.appointments.waitlist import closing_entries
 from services.clinic.service import (
     AppointmentType,
@@ -235,7 +235,7 @@ async def _no_room(
         .where(
             Appointment.room_id.in_(rooms),
             Appointment.held.op("&&")(func.tstzrange(held[0], held[1], "[)")),
-            Appointment.status.not_in(FREED),
+            holds_time(),
         )
         .order_by(Appointment.room_id, Appointment.starts_at)
         .ext(distinct_on(Appointment.room_id))
@@ -273,7 +273,7 @@ async def clash(session: AsyncSession, row: dict[str, Any], zone: ZoneInfo) -> C
             .where(
                 other[column] == row[column],
                 other[span].op("&&")(func.tstzrange(start, end, "[)")),
-                Appointment.status.not_in(FREED),
+                holds_time(),
             )
             .order_by(Appointment.starts_at)
             .limit(1)

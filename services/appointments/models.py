@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    ColumnElement,
     Computed,
     Date,
     DateTime,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Time,
     UniqueConstraint,
+    bindparam,
     func,
     text,
 )
@@ -171,6 +173,18 @@ class Appointment(Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = now_column()
     status_changed_at: Mapped[datetime] = now_column()
+
+
+def holds_time() -> ColumnElement[bool]:
+    """``status NOT IN FREED`` with the statuses written into the SQL text, for a query
+    about held time (``held &&`` / ``during &&``): the exclusion constraints' GiST indexes
+    are partial on exactly this predicate, and the planner can only use them when it sees
+    the constants. As parameters, a prepared statement's generic plan cannot prove the
+    predicate and scans the owner's whole history instead (1.7 s at 1M appointments, where
+    the index answers in well under a millisecond)."""
+    return Appointment.status.not_in(
+        bindparam("freed_statuses", FREED, expanding=True, literal_execute=True)
+    )
 
 
 class StatusChange(Base):

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CTE, Date, DateTime, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.appointments.models import FREED, Appointment, WaitlistEntry
+from services.appointments.models import Appointment, WaitlistEntry, holds_time
 from services.appointments.waitlist_schemas import WaitlistCreate, WaitlistStatus
 from services.clinic.service import (
     AppointmentType,
@@ -180,7 +180,7 @@ async def offer_freed_time(session: AsyncSession, appointment: Appointment) -> W
     )
     patient_busy = exists().where(
         Appointment.patient_id == WaitlistEntry.patient_id,
-        Appointment.status.not_in(FREED),
+        holds_time(),
         Appointment.during.op("&&")(
             func.tstzrange(appointment.starts_at, appointment.ends_at, "[)")
         ),
