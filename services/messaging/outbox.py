@@ -1,4 +1,5 @@
-"""The workers' side of the outbox (sync): claim due rows, return stuck ones.
+"""The workers' side of the outbox (sync): claim due rows, split them into send tasks,
+return stuck ones.
 
 Claiming marks rows ``queued`` in one statement over ``FOR UPDATE SKIP LOCKED`` rows, so
 two dispatchers running at once claim disjoint sets, and neither waits for the other.
@@ -7,12 +8,20 @@ two dispatchers running at once claim disjoint sets, and neither waits for the o
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.messaging.models import Message
+
+# A send task takes up to this many messages: a task's own cost (publishing it, Redis,
+# Celery's bookkeeping) was a quarter of a message's, and a backlog spreads over many tasks
+# anyway. A claim of few messages gets one task each (see ``chunks``), so a slow provider is
+# still waited on side by side by a threaded or prefork worker.
+SEND_CHUNK = 10
+SIDE_BY_SIDE = 32
 
 
 def claim_statement(now: datetime, limit: int) -> Select[uuid.UUID]:
@@ -86,3 +95,10 @@ def reap(
         )
     )
     return returned
+
+
+def chunks(ids: Sequence[uuid.UUID]) -> list[list[str]]:
+    """The claimed messages as send tasks' arguments: at most ``SEND_CHUNK`` each, and at
+    least ``SIDE_BY_SIDE`` tasks (or one per message, when there are fewer)."""
+    size = max(1, min(SEND_CHUNK, len(ids) // SIDE_BY_SIDE))
+    return [[str(i) for i in ids[n : n + size]] for n in range(0, len(ids), size)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import timedelta
 
 import structlog
@@ -30,34 +29,21 @@ log = structlog.get_logger(__name__)
 # One dispatcher run claims at most this many batches, so a backlog drains in one run
 # while a run still ends well before the task time limit.
 MAX_BATCHES = 20
-# A send task takes up to this many messages: a task's own cost (publishing it, Redis,
-# Celery's bookkeeping) was a quarter of a message's, and a backlog spreads over many tasks
-# anyway. A claim of few messages gets one task each, so a slow provider is still waited
-# on side by side by a threaded or prefork worker.
-SEND_CHUNK = 10
-SIDE_BY_SIDE = 32  # below SEND_CHUNK * SIDE_BY_SIDE messages, chunks are smaller
 # A task still sending after this long hands its remaining messages to a new task, so a
 # stalled provider (20 s per SMTP command) never takes a chunk to the task time limit.
 SEND_TASK_SECONDS = 60.0
 
 
-def chunks(ids: Sequence[uuid.UUID]) -> list[list[str]]:
-    """The claimed messages in send tasks: at most ``SEND_CHUNK`` each, and one each while
-    there are no more than ``SIDE_BY_SIDE`` of them."""
-    size = max(1, min(SEND_CHUNK, len(ids) // SIDE_BY_SIDE))
-    return [[str(i) for i in ids[n : n + size]] for n in range(0, len(ids), size)]
-
-
 @celery_app.task(name="workers.tasks.messages.dispatch_due")
 def dispatch_due() -> int:
-    """Claim due messages and enqueue one send per message. Enqueueing happens after the
+    """Claim due messages and enqueue their sends (``outbox.chunks``). Enqueueing happens after the
     claim committed; a message whose task is lost stays queued until the reaper."""
     settings = get_settings()
     total = 0
     for _ in range(MAX_BATCHES):
         with sync_session_scope(engine()) as session:
             claimed = outbox.claim_due(session, clock.utcnow(), settings.dispatch_batch)
-        for chunk in chunks(claimed):
+        for chunk in outbox.chunks(claimed):
             send_messages.delay(chunk)
         total += len(claimed)
         if len(claimed) < settings.dispatch_batch:
