@@ -8,8 +8,8 @@ never holds a lock, a transaction or a pooled connection:
    ``sending`` with ``attempts + 1`` and ``sending_since``. Commit.
 2. Deliver through the channel with no transaction open (the session has returned its
    connection to the pool). The row's id is the Message-ID / SMS ``Idempotency-Key``.
-3. ``record``, one short transaction: the outcome (sent, retry, failed), only if the row is
-   still ``sending`` with this attempt's number (then the kind's ``after_sent``: checkins
+3. ``record``, one short transaction: the outcome (sent, retry, failed) in one guarded
+   UPDATE, written only if the row is still ``sending`` with this attempt's number (then the kind's ``after_sent``: checkins
    marks its invitation sent); otherwise the reaper has taken it over and a resend is on
    its way, so the outcome is logged and dropped.
 
@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import bindparam, select
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from services.appointments.service import Appointment
@@ -66,8 +66,8 @@ class Defer:
     until: datetime
 
 
-# The send path's two locking reads, built once (the outbox's hot loop): constructing a
-# statement costs more Python than running a cached one.
+# The send path's locking read and its outcome writes, built once (the outbox's hot loop):
+# constructing a statement costs more Python than running a cached one.
 _FACTS = (
     select(
         Message,
@@ -84,15 +84,39 @@ _FACTS = (
     .where(Message.id == bindparam("message_id"))
     .with_for_update(of=Message)
 )
-_ATTEMPT = (
-    select(Message)
-    .where(
-        Message.id == bindparam("message_id"),
-        Message.status == "sending",
-        Message.attempts == bindparam("attempt"),
+
+
+def _outcome(**values: object) -> Update:
+    """Step 3's one statement: write an outcome only while the row is still this attempt's
+    (``sending`` with its number), returning the row (none: superseded). Status, queued_at
+    and sending_since change together (CHECK constraints tie them)."""
+    return (
+        update(Message)
+        .where(
+            Message.id == bindparam("message_id"),
+            Message.status == "sending",
+            Message.attempts == bindparam("attempt"),
+        )
+        .values(queued_at=None, sending_since=None, updated_at=bindparam("at"), **values)
+        .returning(Message)
+        .execution_options(populate_existing=True, synchronize_session=False)
     )
-    .with_for_update()
-    .execution_options(populate_existing=True)
+
+
+# Parameter names differ from the columns': SQLAlchemy would add such a name to the SET list.
+_SENT = _outcome(
+    status="sent",
+    change="sent",
+    sent_at=bindparam("at"),
+    provider_id=bindparam("provider"),
+    last_error=None,  # the history keeps earlier attempts' errors
+    segments=bindparam("sms_segments"),
+)
+_RETRY = _outcome(
+    status="pending", change="retry", send_at=bindparam("retry_at"), last_error=bindparam("error")
+)
+_FAILED = _outcome(
+    status="failed", change="send_failed", reason=bindparam("error"), last_error=bindparam("error")
 )
 
 
@@ -236,8 +260,23 @@ def record(
     """Step 3 (the caller commits): ``result`` is the provider's id or the failure. Answers
     the status the row ended in, or ``superseded`` when the row is no longer this
     attempt's (the reaper returned it for a resend): then nothing is written."""
-    params = {"message_id": attempt.message_id, "attempt": attempt.number}
-    message = session.scalars(_ATTEMPT, params).one_or_none()
+    params: dict[str, object] = {
+        "message_id": attempt.message_id,
+        "attempt": attempt.number,
+        "at": now,
+    }
+    if isinstance(result, SendFailure):
+        failed = result.permanent or attempt.number >= settings.send_max_attempts
+        statement, status = (_FAILED, "failed") if failed else (_RETRY, "retry")
+        params |= {"error": result.code, "retry_at": _retry_at(attempt.number, now, settings)}
+    else:
+        sms = attempt.outgoing.channel == "sms"
+        statement, status = _SENT, "sent"
+        params |= {
+            "provider": result[:255],
+            "sms_segments": gsm.segments(attempt.outgoing.body) if sms else None,
+        }
+    message = session.scalars(statement, params).one_or_none()
     if message is None:
         # The resend carries the same Message-ID / Idempotency-Key: a duplicate, if this one
         # was accepted, is recognisable at the provider and by the patient's mail client.
@@ -248,21 +287,11 @@ def record(
             outcome=result.code if isinstance(result, SendFailure) else "sent",
         )
         return "superseded"
-    if isinstance(result, SendFailure):
-        message.last_error = result.code
-        if result.permanent or message.attempts >= settings.send_max_attempts:
-            _leave(message, "failed", now, "send_failed")
-            message.reason = result.code
-            log.warning("message failed", message_id=str(message.id), error=result.code)
-            return "failed"
-        _leave(message, "pending", now, "retry")
-        message.send_at = _retry_at(message.attempts, now, settings)
-        return "retry"
-    _leave(message, "sent", now, "sent")
-    message.sent_at, message.provider_id = now, result[:255]
-    message.last_error = None  # the history keeps earlier attempts' errors
-    sms = message.channel == "sms"
-    message.segments = gsm.segments(attempt.outgoing.body) if sms else None
+    if status == "failed":
+        log.warning("message failed", message_id=str(message.id), error=message.reason)
+        return status
+    if status == "retry":
+        return status
     after_sent = kind_of(message.kind).after_sent
     if after_sent is not None:
         after_sent(session, message, settings, now)
