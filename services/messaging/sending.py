@@ -9,9 +9,9 @@ never holds a lock, a transaction or a pooled connection:
 2. Deliver through the channel with no transaction open (the session has returned its
    connection to the pool). The row's id is the Message-ID / SMS ``Idempotency-Key``.
 3. ``record``, one short transaction: the outcome (sent, retry, failed) in one guarded
-   UPDATE, written only if the row is still ``sending`` with this attempt's number (then the kind's ``after_sent``: checkins
-   marks its invitation sent); otherwise the reaper has taken it over and a resend is on
-   its way, so the outcome is logged and dropped.
+   UPDATE, written only if the row is still ``sending`` with this attempt's number (then
+   the kind's ``after_sent``: checkins marks its invitation sent); otherwise the reaper has
+   taken it over and a resend is on its way, so the outcome is logged and dropped.
 
 A cancel (or an opt-out) that commits before step 1 locks the row is seen by the checks and
 nothing is sent; one that reaches the row during step 1 waits a few milliseconds for it.
