@@ -289,8 +289,7 @@ def record(
         return "superseded"
     if status == "failed":
         log.warning("message failed", message_id=str(message.id), error=message.reason)
-        return status
-    if status == "retry":
+    if status != "sent":
         return status
     after_sent = kind_of(message.kind).after_sent
     if after_sent is not None:
