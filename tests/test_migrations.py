@@ -29,6 +29,7 @@ EXPECTED_TABLES = {
     "practitioner_locations",
     "working_hours",
     "schedule_exceptions",
+    "location_closures",
     "appointment_types",
     "message_settings",
     # patients

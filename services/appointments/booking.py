@@ -28,6 +28,8 @@ from services.clinic.service import (
     Location,
     Practitioner,
     booking_setup,
+    closures_between,
+    describe_closure,
     get_appointment_type,
     get_location,
     get_practitioner,
@@ -187,6 +189,16 @@ async def _check_time(session: AsyncSession, place: Place, now: datetime) -> Non
         session, place.practitioner.id, place.location.id, first, last
     )
     if not any(ws <= start and end <= we for ws, we in working):
+        # Only on a refusal: say so when the reason is a closed day, not the hours.
+        closed = await closures_between(
+            session, place.location.id, start.astimezone(zone).date(), last
+        )
+        if closed:
+            raise field_error(
+                "starts_at",
+                f"{place.location.name} is closed on {describe_closure(closed[0])}.",
+                "closed",
+            )
         raise field_error(
             "starts_at",
             f"{place.practitioner.display_name} does not work at {place.location.name} for all"

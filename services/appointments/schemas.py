@@ -167,7 +167,10 @@ class SeriesMove(BaseModel):
 class Occurrence(BaseModel):
     date: date
     starts_at: datetime
-    outcome: str = Field(description="booked, conflict or unavailable")
+    outcome: str = Field(
+        description="booked, conflict, unavailable, or closed (the location is closed that day:"
+        " left out of the plan, not a failure)"
+    )
     appointment_id: uuid.UUID | None = None
     problem: str | None = None
     clashing_appointment_id: uuid.UUID | None = None

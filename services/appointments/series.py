@@ -35,7 +35,7 @@ from services.appointments.service import (
     out,
     record,
 )
-from services.clinic.service import local_instant
+from services.clinic.service import closed_dates, closures_between, local_instant
 from services.core import clock
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
@@ -91,10 +91,16 @@ async def _report(
     )
 
 
+# An occurrence on a day the location is closed is left out of the plan, not a failure: a
+# Mon/Wed/Fri plan over the holidays books the open days, even all-or-nothing.
+BOOKED, CLOSED = "booked", "closed"
+
+
 def _refused(mode: SeriesMode, occurrences: list[Occurrence], what: str) -> Conflict:
-    failed = sum(1 for o in occurrences if o.outcome != "booked")
+    wanted = [o for o in occurrences if o.outcome != CLOSED]
+    failed = sum(1 for o in wanted if o.outcome != BOOKED)
     return Conflict(
-        f"{failed} of {len(occurrences)} occurrences cannot be {what}; nothing was changed.",
+        f"{failed} of {len(wanted)} occurrences cannot be {what}; nothing was changed.",
         mode=mode.value,
         occurrences=[o.model_dump(mode="json") for o in occurrences],
     )
@@ -121,7 +127,21 @@ async def create_series(
     zone = ZoneInfo(found.location.time_zone)
     now = clock.utcnow()
     occurrences: list[Occurrence] = []
-    for day in occurrence_dates(data.start_date, data.weeks, data.weekdays):
+    days = occurrence_dates(data.start_date, data.weeks, data.weekdays)
+    closed = closed_dates(
+        await closures_between(session, found.location.id, days[0], days[-1]) if days else []
+    )
+    for day in days:
+        if day in closed:
+            occurrences.append(
+                Occurrence(
+                    date=day,
+                    starts_at=local_instant(day, data.time, zone).astimezone(zone),
+                    outcome=CLOSED,
+                    problem=f"{found.location.name} is closed: {closed[day].reason}.",
+                )
+            )
+            continue
         spot = booking.Place(
             patient_id=found.patient_id,
             practitioner=found.practitioner,
@@ -138,19 +158,20 @@ async def create_series(
             occurrences.append(await _report(session, spot, error, now))
             continue
         # One confirmation for a care plan (its first visit), not one text per visit.
-        first = not any(o.outcome == "booked" for o in occurrences)
+        first = not any(o.outcome == BOOKED for o in occurrences)
         await announce(session, Booked(row, confirm=first))
         await record(session, actor, client, "create", row, {"series_id": str(series.id)})
         occurrences.append(
             Occurrence(
                 date=day,
                 starts_at=row.starts_at.astimezone(zone),
-                outcome="booked",
+                outcome=BOOKED,
                 appointment_id=row.id,
             )
         )
-    booked = sum(1 for o in occurrences if o.outcome == "booked")
-    if booked == 0 or (data.mode is SeriesMode.all_or_nothing and booked < len(occurrences)):
+    booked = sum(1 for o in occurrences if o.outcome == BOOKED)
+    wanted = sum(1 for o in occurrences if o.outcome != CLOSED)
+    if booked == 0 or (data.mode is SeriesMode.all_or_nothing and booked < wanted):
         raise _refused(data.mode, occurrences, "booked")
     return SeriesOut(id=series.id, mode=data.mode, booked=booked, occurrences=occurrences)
 
@@ -254,11 +275,11 @@ async def move_following(
             Occurrence(
                 date=day,
                 starts_at=new.starts_at.astimezone(zone),
-                outcome="booked",
+                outcome=BOOKED,
                 appointment_id=new.id,
             )
         )
-    if any(o.outcome != "booked" for o in occurrences):
+    if any(o.outcome != BOOKED for o in occurrences):
         raise _refused(SeriesMode.all_or_nothing, occurrences, "moved")
     return SeriesOut(
         id=series_id,

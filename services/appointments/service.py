@@ -16,6 +16,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import booking
+from services.appointments.availability import REACH as REACH
 from services.appointments.availability import busy_times
 from services.appointments.events import Booked, Moved, WaitlistOffered
 from services.appointments.models import FREED as FREED
@@ -23,6 +24,7 @@ from services.appointments.models import Appointment as Appointment
 from services.appointments.models import AppointmentSeries as AppointmentSeries
 from services.appointments.models import StatusChange
 from services.appointments.models import WaitlistEntry as WaitlistEntry
+from services.appointments.models import holds_time as holds_time
 from services.appointments.schemas import (
     AppointmentCreate,
     AppointmentDetail,

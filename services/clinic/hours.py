@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     BindParameter,
     CompoundSelect,
+    Date,
     DateTime,
     Integer,
     String,
@@ -32,6 +33,7 @@ from services.clinic.intervals import Interval
 from services.clinic.locations import get_location
 from services.clinic.models import (
     Location,
+    LocationClosure,
     PractitionerLocation,
     ScheduleException,
     WorkingHours,
@@ -336,10 +338,12 @@ async def delete_exception(
 
 
 WEEKLY = "weekly"  # the kind of a weekly-hours row next to the exceptions'
+CLOSED = "closed"  # and of a closure of the location
 
 
 def _hours_and_exceptions() -> CompoundSelect[Any]:
-    """The weekly hours and the exceptions in one round trip: each row is one or the other.
+    """The weekly hours, the exceptions and the location's closures in one round trip: each
+    row is one of them.
 
     Built once: constructing a statement costs more Python than running a cached one."""
     practitioner_id: BindParameter[uuid.UUID] = bindparam("practitioner_id", type_=Uuid)
@@ -352,6 +356,8 @@ def _hours_and_exceptions() -> CompoundSelect[Any]:
         null().cast(DateTime(timezone=True)).label("starts_at"),
         null().cast(DateTime(timezone=True)).label("ends_at"),
         null().cast(Uuid).label("location_id"),
+        null().cast(Date).label("first_date"),
+        null().cast(Date).label("last_date"),
     ).where(
         WorkingHours.practitioner_id == practitioner_id,
         WorkingHours.location_id == location_id,
@@ -364,13 +370,30 @@ def _hours_and_exceptions() -> CompoundSelect[Any]:
         ScheduleException.starts_at,
         ScheduleException.ends_at,
         ScheduleException.location_id,
+        null().cast(Date),
+        null().cast(Date),
     ).where(
         ScheduleException.practitioner_id == practitioner_id,
         ScheduleException.starts_at < bindparam("window_end"),
         ScheduleException.ends_at > bindparam("window_start"),
         (ScheduleException.location_id == location_id) | ScheduleException.location_id.is_(None),
     )
-    return union_all(weekly_rows, exception_rows)
+    closure_rows = select(
+        literal(CLOSED, String),
+        null().cast(Integer),
+        null().cast(Time),
+        null().cast(Time),
+        null().cast(DateTime(timezone=True)),
+        null().cast(DateTime(timezone=True)),
+        LocationClosure.location_id,
+        LocationClosure.start_date,
+        LocationClosure.end_date,
+    ).where(
+        LocationClosure.location_id == location_id,
+        LocationClosure.start_date <= bindparam("last_date", type_=Date),
+        LocationClosure.end_date >= bindparam("first_date", type_=Date),
+    )
+    return union_all(weekly_rows, exception_rows, closure_rows)
 
 
 _HOURS_AND_EXCEPTIONS = _hours_and_exceptions()
@@ -386,8 +409,9 @@ async def working_intervals(
     """When the practitioner works at the location on the local dates [start_date, end_date].
 
     UTC intervals, sorted and merged: the weekly hours read in the location's time zone for
-    each date, plus extra hours there, minus time off (there or everywhere). Whether the
-    practitioner or location is active is the caller's concern.
+    each date, plus extra hours there, minus time off (there or everywhere), minus the days
+    the location is closed. Whether the practitioner or location is active is the caller's
+    concern.
     """
     location = await get_location(session, location_id)
     zone = ZoneInfo(location.time_zone)
@@ -400,6 +424,8 @@ async def working_intervals(
                 "location_id": location_id,
                 "window_start": window[0],
                 "window_end": window[1],
+                "first_date": start_date,
+                "last_date": end_date,
             },
         )
     ).all()
@@ -413,6 +439,7 @@ async def working_intervals(
     time_off = [
         (r[4].astimezone(UTC), r[5].astimezone(UTC)) for r in rows if r[0] == ExceptionKind.time_off
     ]
+    closed = [intervals.local_day_window(r[7], r[8], zone) for r in rows if r[0] == CLOSED]
     working = intervals.weekly_to_utc(weekly, zone, start_date, end_date)
     working = intervals.merge([*working, *intervals.clip(extra, window)])
-    return intervals.subtract(working, time_off)
+    return intervals.subtract(working, [*time_off, *closed])

@@ -3,10 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
-from services.clinic import locations, messages
+from services.clinic import closures, locations, messages
 from services.clinic.schemas import (
+    ClosureCreate,
+    ClosureOut,
     LocationCreate,
     LocationOut,
     LocationUpdate,
@@ -20,6 +22,7 @@ from services.core.auth.deps import AdminPrincipal, StaffPrincipal
 from services.core.deps import ClientDep, SessionDep
 from services.core.etag import set_etag
 from services.core.pagination import Page, PageDep
+from services.core.types import IsoDate
 
 router = APIRouter(prefix="/api/v1", tags=["clinic setup"])
 
@@ -159,3 +162,51 @@ async def put_message_settings(
     return await messages.put_message_settings(
         session, location_id, body, actor=admin, client=client
     )
+
+
+@router.get(
+    "/locations/{location_id}/closures", response_model=Page[ClosureOut], responses=_NO_LOCATION
+)
+async def list_closures(
+    location_id: uuid.UUID,
+    staff: StaffPrincipal,
+    session: SessionDep,
+    page: PageDep,
+    from_date: Annotated[IsoDate | None, Query(alias="from")] = None,
+    to_date: Annotated[IsoDate | None, Query(alias="to")] = None,
+) -> Page[ClosureOut]:
+    """Closed days touching the local dates [from, to], earliest first."""
+    rows = await closures.list_closures(
+        session, location_id, page, from_date=from_date, to_date=to_date
+    )
+    return Page[ClosureOut].build([ClosureOut.model_validate(r) for r in rows], page)
+
+
+@router.post(
+    "/locations/{location_id}/closures",
+    response_model=ClosureOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**_NO_LOCATION, 409: {"description": "Overlaps a closure of this location"}},
+)
+async def create_closure(
+    location_id: uuid.UUID,
+    body: ClosureCreate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    client: ClientDep,
+) -> ClosureOut:
+    """Close the location on whole local days: no availability, bookings or care-plan
+    visits there. Visits already booked on those days stay; the day sheet marks the day."""
+    created = await closures.create_closure(session, location_id, body, actor=admin, client=client)
+    return ClosureOut.model_validate(created)
+
+
+@router.delete(
+    "/closures/{closure_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"description": "No closure"}},
+)
+async def delete_closure(
+    closure_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, client: ClientDep
+) -> None:
+    await closures.delete_closure(session, closure_id, actor=admin, client=client)

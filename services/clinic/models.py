@@ -6,11 +6,12 @@ This package owns these tables; other domains use them through ``service.py``.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from sqlalchemy import (
     CheckConstraint,
     Computed,
+    Date,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -23,7 +24,14 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, CITEXT, INT4RANGE, ExcludeConstraint, Range
+from sqlalchemy.dialects.postgresql import (
+    ARRAY,
+    CITEXT,
+    DATERANGE,
+    INT4RANGE,
+    ExcludeConstraint,
+    Range,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.core.database import Base, now_column
@@ -171,6 +179,35 @@ class ScheduleException(Base):
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = now_column()
+
+
+class LocationClosure(Base):
+    """Whole local days a location is closed (a public holiday, a week off): nobody works
+    there, whatever their weekly hours say. ``days`` exists for the exclusion constraint,
+    so two closures of one location never overlap and a day has at most one reason."""
+
+    __tablename__ = "location_closures"
+    __table_args__ = (
+        CheckConstraint("start_date <= end_date", name="starts_before_end"),
+        CheckConstraint("end_date - start_date < 366", name="at_most_a_year"),
+        ExcludeConstraint(
+            ("location_id", "="),
+            ("days", "&&"),
+            name="ex_location_closures_no_overlap",
+            using="gist",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
+    location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)  # inclusive
+    days: Mapped[Range[date]] = mapped_column(
+        DATERANGE, Computed("daterange(start_date, end_date, '[]')", persisted=True)
+    )
+    # Shown on the public booking pages ("Closed: Christmas Day"): never clinical.
+    reason: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = now_column()
 
 

@@ -4,7 +4,7 @@ ids, versions or timestamps); a field reaches a response only by being named her
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
@@ -203,6 +203,30 @@ class ScheduleExceptionOut(BaseModel):
     starts_at: datetime
     ends_at: datetime
     reason: str | None
+    created_at: datetime
+
+
+# Closures
+
+
+class ClosureCreate(BaseModel):
+    """Whole local days, ``start_date``…``end_date`` inclusive (one day: the same date)."""
+
+    model_config = _FORBID
+
+    start_date: IsoDate
+    end_date: IsoDate
+    reason: Reason = Field(description="Shown to patients booking online, e.g. Christmas Day")
+
+
+class ClosureOut(BaseModel):
+    model_config = _READ
+
+    id: uuid.UUID
+    location_id: uuid.UUID
+    start_date: date
+    end_date: date
+    reason: str
     created_at: datetime
 
 

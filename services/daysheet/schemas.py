@@ -34,4 +34,9 @@ class DaySheet(BaseModel):
     date: date
     location_id: uuid.UUID
     time_zone: str
+    closed: str | None = Field(
+        default=None,
+        description="Why the location is closed this day (a closure); null when it is open."
+        " Visits booked before the closure was added still show.",
+    )
     practitioners: list[SheetColumn]

@@ -1,9 +1,9 @@
 """The day sheet: one location's day, per practitioner, in local time.
 
 It reads several domains (appointments, patients, clinic setup, and a note's status), so
-it sits above them all. Three queries whatever the day holds (the location, its
+it sits above them all. Four queries whatever the day holds (the location, its
 practitioners, the appointments joined with patient, type and room, only the columns
-shown), plus one multi-row insert of audit rows.
+shown, and whether the location is closed), plus one multi-row insert of audit rows.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from services.clinic.service import (
     AppointmentType,
     Practitioner,
     Room,
+    closures_between,
     get_location,
     local_instant,
     practitioners_at,
@@ -133,9 +134,11 @@ async def day_sheet(
         rows=shown,
         client=client,
     )
+    closed = await closures_between(session, location.id, day, day)
     return DaySheet(
         date=day,
         location_id=location.id,
         time_zone=location.time_zone,
+        closed=closed[0].reason if closed else None,
         practitioners=list(columns.values()),
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from services.appointments.service import FREED, Appointment, WaitlistEntry
+from services.appointments.service import REACH, Appointment, WaitlistEntry, holds_time
 from services.core.settings import Settings
 from services.messaging.facts import Facts, new_link
 from services.messaging.kinds import Kind
@@ -31,14 +31,19 @@ def _still_cancelled(session: Session, facts: Facts, now: datetime) -> str | Non
 
 
 def _slot_taken(session: Session, freed: Appointment) -> bool:
-    """Someone else was booked into the freed time with that practitioner meanwhile."""
+    """Someone else was booked into the freed time with that practitioner meanwhile.
+
+    The ``starts_at`` bound (a visit is shorter than ``REACH``) lets the (practitioner,
+    starts_at) index answer: without it this read the practitioner's whole history."""
     overlap = Appointment.during.op("&&")(func.tstzrange(freed.starts_at, freed.ends_at, "[)"))
     return bool(
         session.scalar(
             select(
                 exists().where(
                     Appointment.practitioner_id == freed.practitioner_id,
-                    Appointment.status.not_in(FREED),
+                    Appointment.starts_at > freed.starts_at - REACH,
+                    Appointment.starts_at < freed.ends_at,
+                    holds_time(),
                     overlap,
                 )
             )

@@ -52,6 +52,7 @@ EXPECTED = {
             "practitioner_locations",
             "working_hours",
             "schedule_exceptions",
+            "location_closures",
             "checkin_policies",
         ),
         WRITE_DELETE,
