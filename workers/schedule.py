@@ -15,6 +15,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "workers.tasks.maintenance.purge_expired_sessions",
             "schedule": 600.0,
         },
+        "expire-holds": {
+            "task": "workers.tasks.maintenance.expire_holds",
+            "schedule": 60.0,
+        },
         "dispatch-due-messages": {
             "task": "workers.tasks.messages.dispatch_due",
             "schedule": settings.dispatch_interval_seconds,

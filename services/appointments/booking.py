@@ -10,6 +10,7 @@ through ``place``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -20,8 +21,9 @@ from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
+from services.appointments import holds
 from services.appointments.availability import Need, first_free_room
-from services.appointments.models import Appointment, StatusChange, holds_time
+from services.appointments.models import HELD, Appointment, StatusChange, holds_time
 from services.appointments.waitlist import closing_entries
 from services.clinic.service import (
     AppointmentType,
@@ -67,7 +69,7 @@ def field_error(field: str, message: str, kind: str = "value_error") -> Validati
 class Place:
     """One visit to put on the calendar, with its parts already loaded."""
 
-    patient_id: uuid.UUID
+    patient_id: uuid.UUID | None  # None: a hold (``hold``), whose patient is not known yet
     practitioner: Practitioner
     location: Location
     kind: AppointmentType
@@ -76,6 +78,7 @@ class Place:
     allow_overlap: bool = False
     note: str | None = None
     series_id: uuid.UUID | None = None
+    source: str = "front_desk"  # models.SOURCES; a series' visits are "series" whatever
 
     @property
     def need(self) -> Need:
@@ -281,7 +284,12 @@ async def clash(session: AsyncSession, row: dict[str, Any], zone: ZoneInfo) -> C
             )
         )
         query = (
-            select(Appointment.id, Appointment.starts_at, Appointment.ends_at)
+            select(
+                Appointment.id,
+                Appointment.starts_at,
+                Appointment.ends_at,
+                Appointment.hold_expires_at,
+            )
             .where(
                 other[column] == row[column],
                 other[span].op("&&")(func.tstzrange(start, end, "[)")),
@@ -296,7 +304,16 @@ async def clash(session: AsyncSession, row: dict[str, Any], zone: ZoneInfo) -> C
             query = query.where(Appointment.allow_overlap.is_(False))
         found = (await session.execute(query)).first()
         if found is not None:
-            other_id, other_start, other_end = found
+            other_id, other_start, other_end, hold_expires_at = found
+            if hold_expires_at is not None:
+                # Someone booking online; a hold is not an appointment anyone can open.
+                return Conflict(
+                    f"This time is held for someone booking online until"
+                    f" {hold_expires_at.astimezone(zone):%H:%M}; it is free again then if they"
+                    " do not finish.",
+                    conflict=conflict,
+                    held_until=hold_expires_at.isoformat(),
+                )
             return Conflict(
                 f"{who} already has an appointment at {local_span(other_start, other_end, zone)}"
                 " that overlaps this time.",
@@ -315,6 +332,7 @@ _COLUMNS = (
     "room_id",
     "appointment_type_id",
     "series_id",
+    "source",
     "starts_at",
     "ends_at",
     "held_from",
@@ -364,6 +382,27 @@ def _insert_statement() -> ExecutableReturnsRows:
 _INSERT = _insert_statement()
 
 
+def _hold_statement() -> ExecutableReturnsRows:
+    """A hold: the same row with status ``held``, its expiry, and nothing else (no history,
+    no waitlist: it is not an appointment until confirmed). Built once."""
+    table = Appointment.__table__.c
+    return (
+        insert(Appointment)
+        .values(
+            {
+                **{name: bindparam(f"new_{name}", type_=table[name].type) for name in _COLUMNS},
+                "status": HELD,
+                "hold_expires_at": bindparam("new_until", type_=table["hold_expires_at"].type),
+            }
+        )
+        .on_conflict_do_nothing()
+        .returning(Appointment)
+    )
+
+
+_HOLD = _hold_statement()
+
+
 async def _insert(
     session: AsyncSession,
     values: dict[str, Any],
@@ -396,11 +435,45 @@ async def place(
     """Check, then insert; a refused insert is a 409 and leaves the transaction usable (no
     savepoint round trips); concurrent inserts still wait for each other exactly as a plain
     INSERT would."""
+    local_date = spot.starts_at.astimezone(spot.zone).date()
+
+    async def write(values: dict[str, Any]) -> Appointment | None:
+        return await _insert(
+            session, values, actor_id=actor_id, detail=detail or {}, local_date=local_date
+        )
+
+    return await _put(session, spot, now, write, appointment_id=appointment_id, created_by=actor_id)
+
+
+async def hold(
+    session: AsyncSession, spot: Place, *, until: datetime, now: datetime
+) -> Appointment:
+    """Keep ``spot`` for someone booking online until ``until``: a row ``held``, with no
+    patient, inside the same exclusion constraints as a booking (409 as for one). It
+    becomes an appointment (``holds.confirm``) or is deleted (``holds.expire``)."""
+
+    async def write(values: dict[str, Any]) -> Appointment | None:
+        params = {f"new_{name}": values[name] for name in _COLUMNS}
+        return (await session.scalars(_HOLD, {**params, "new_until": until})).one_or_none()
+
+    return await _put(session, spot, now, write, appointment_id=None, created_by=None)
+
+
+async def _put(
+    session: AsyncSession,
+    spot: Place,
+    now: datetime,
+    write: Callable[[dict[str, Any]], Awaitable[Appointment | None]],
+    *,
+    appointment_id: uuid.UUID | None,
+    created_by: uuid.UUID | None,
+) -> Appointment:
     await _check_time(session, spot, now)
     await _check_room(session, spot)
     start, end = spot.need.visit(spot.starts_at)
     held_from, held_until = spot.need.held(spot.starts_at)
     refused: Conflict | None = None
+    swept = False
     # A room chosen for the caller may be taken a moment later by another request: look
     # again (a few times; each look sees the rooms taken since).
     for _ in range(ROOM_ATTEMPTS):
@@ -413,27 +486,27 @@ async def place(
             "room_id": room_id,
             "appointment_type_id": spot.kind.id,
             "series_id": spot.series_id,
+            "source": "series" if spot.series_id else spot.source,
             "starts_at": start.astimezone(UTC),
             "ends_at": end.astimezone(UTC),
             "held_from": held_from.astimezone(UTC),
             "held_until": held_until.astimezone(UTC),
             "allow_overlap": spot.allow_overlap,
             "note": spot.note,
-            "created_by": actor_id,
+            "created_by": created_by,
         }
-        row = await _insert(
-            session,
-            values,
-            actor_id=actor_id,
-            detail=detail or {},
-            local_date=start.astimezone(spot.zone).date(),
-        )
-        if row is None:
-            refused = await clash(session, values, spot.zone)
-            # A room chosen for the caller was taken a moment ago: try the next free one.
-            if refused.extra.get("conflict") == "room" and spot.room_id is None:
-                continue
-            raise refused
-        return row
+        row = await write(values)
+        if row is not None:
+            return row
+        # An online hold that expired moments ago may be in the way: they are deleted a
+        # minute at most after they expire; this refusal cannot wait for that.
+        if not swept and await holds.sweep(session, now):
+            swept = True
+            continue
+        refused = await clash(session, values, spot.zone)
+        # A room chosen for the caller was taken a moment ago: try the next free one.
+        if refused.extra.get("conflict") == "room" and spot.room_id is None:
+            continue
+        raise refused
     assert refused is not None
     raise refused

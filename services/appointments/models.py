@@ -42,7 +42,14 @@ STATUSES = (
     "cancelled",
     "no_show",
     "rescheduled",
+    "held",
 )
+# A hold: a time kept for a patient booking online, who has not yet proved their phone or
+# email. It holds time like a booking (the same exclusion constraints, so the front desk
+# cannot book over it either), has no patient yet, and is deleted once it expires.
+HELD = "held"
+# Where a booking came from, shown to staff (the day sheet, lists).
+SOURCES = ("front_desk", "online", "series")
 CANCEL_REASONS = ("patient", "clinic", "illness")
 # Statuses whose time is free again: the constraints below ignore these rows.
 FREED = ("cancelled", "no_show", "rescheduled")
@@ -97,6 +104,10 @@ class Appointment(Base):
             "(status = 'rescheduled') = (rescheduled_to_id IS NOT NULL)",
             name="rescheduled_links_successor",
         ),
+        # A hold has no patient yet, and only a hold has none; only a hold expires.
+        CheckConstraint("(status = 'held') = (patient_id IS NULL)", name="held_has_no_patient"),
+        CheckConstraint("(status = 'held') = (hold_expires_at IS NOT NULL)", name="held_expires"),
+        CheckConstraint(f"source IN {sql_list(SOURCES)}", name="source_valid"),
         ExcludeConstraint(
             ("practitioner_id", "="),
             ("held", "&&"),
@@ -136,10 +147,16 @@ class Appointment(Base):
         Index("ix_appointments_patient_starts", "patient_id", "starts_at"),
         Index("ix_appointments_location_starts", "location_id", "starts_at"),
         Index("ix_appointments_series", "series_id"),
+        Index(
+            "ix_appointments_hold_expires",
+            "hold_expires_at",
+            postgresql_where=text("status = 'held'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
-    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    # None only while ``held`` (CHECK): every appointment staff see has its patient.
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("patients.id"))
     practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"))
     location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id"))
     room_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rooms.id"))
@@ -158,6 +175,8 @@ class Appointment(Base):
         TSTZRANGE, Computed("tstzrange(held_from, held_until, '[)')", persisted=True)
     )
     status: Mapped[str] = mapped_column(String(16), server_default=text("'booked'"))
+    hold_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(16), server_default=text("'front_desk'"))
     allow_overlap: Mapped[bool] = mapped_column(server_default=text("false"))
     cancel_reason: Mapped[str | None] = mapped_column(String(16))
     late_cancel: Mapped[bool] = mapped_column(server_default=text("false"))

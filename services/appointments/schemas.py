@@ -26,6 +26,14 @@ class Status(StrEnum):
     rescheduled = "rescheduled"
 
 
+class Source(StrEnum):
+    """Where a booking came from."""
+
+    front_desk = "front_desk"
+    online = "online"  # the patient, on the booking pages
+    series = "series"  # a care-plan series
+
+
 class CancelReason(StrEnum):
     patient = "patient"
     clinic = "clinic"
@@ -81,6 +89,7 @@ class AppointmentOut(BaseModel):
     room_id: uuid.UUID | None
     appointment_type_id: uuid.UUID
     series_id: uuid.UUID | None
+    source: Source
     starts_at: datetime
     ends_at: datetime
     status: Status

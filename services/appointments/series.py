@@ -33,6 +33,7 @@ from services.appointments.service import (
     get_appointment,
     move,
     out,
+    patient_of,
     record,
 )
 from services.clinic.service import closed_dates, closures_between, local_instant
@@ -255,7 +256,7 @@ async def move_following(
         zone = ZoneInfo(location.time_zone)
         day = row.starts_at.astimezone(zone).date()
         spot = booking.Place(
-            patient_id=row.patient_id,
+            patient_id=patient_of(row),
             practitioner=practitioner,
             location=location,
             kind=await booking.bookable_type(session, row.appointment_type_id),

@@ -20,9 +20,9 @@ from services.appointments.availability import REACH as REACH
 from services.appointments.availability import busy_times
 from services.appointments.events import Booked, Moved, WaitlistOffered
 from services.appointments.models import FREED as FREED
+from services.appointments.models import HELD, StatusChange
 from services.appointments.models import Appointment as Appointment
 from services.appointments.models import AppointmentSeries as AppointmentSeries
-from services.appointments.models import StatusChange
 from services.appointments.models import WaitlistEntry as WaitlistEntry
 from services.appointments.models import holds_time as holds_time
 from services.appointments.schemas import (
@@ -30,6 +30,7 @@ from services.appointments.schemas import (
     AppointmentDetail,
     AppointmentOut,
     Reschedule,
+    Source,
     Status,
     StatusChangeOut,
 )
@@ -40,7 +41,7 @@ from services.core.auth.access import load_authorized
 from services.core.auth.roles import Role
 from services.core.auth.service import Principal
 from services.core.deps import ClientInfo
-from services.core.errors import Conflict, Forbidden
+from services.core.errors import Conflict, Forbidden, NotFound
 from services.core.events import announce
 from services.core.pagination import PageParams
 
@@ -76,15 +77,24 @@ async def record(
     )
 
 
+def patient_of(appointment: Appointment) -> uuid.UUID:
+    """The patient of an appointment staff reach: only a hold has none, and holds never
+    reach them (``get_appointment`` and the lists leave them out)."""
+    if appointment.patient_id is None:
+        raise NotFound("No appointment with this id.")
+    return appointment.patient_id
+
+
 def to_out(appointment: Appointment, zone: ZoneInfo) -> AppointmentOut:
     return AppointmentOut(
         id=appointment.id,
-        patient_id=appointment.patient_id,
+        patient_id=patient_of(appointment),
         practitioner_id=appointment.practitioner_id,
         location_id=appointment.location_id,
         room_id=appointment.room_id,
         appointment_type_id=appointment.appointment_type_id,
         series_id=appointment.series_id,
+        source=Source(appointment.source),
         starts_at=appointment.starts_at.astimezone(zone),
         ends_at=appointment.ends_at.astimezone(zone),
         status=Status(appointment.status),
@@ -172,6 +182,9 @@ async def get_appointment(
     appointment = await load_authorized(
         session, Appointment, appointment_id, actor, may_access, for_update=for_update
     )
+    if appointment.status == HELD:
+        # Not an appointment yet: a time kept for someone booking online.
+        raise NotFound("No appointment with this id.")
     if action:
         await record(session, actor, client, action, appointment)
     return appointment
@@ -202,8 +215,9 @@ async def list_appointments(
     actor: Principal,
     client: ClientInfo,
 ) -> list[AppointmentOut]:
-    """Earliest first. Each appointment listed is an audited read of its patient's data."""
-    query = select(Appointment)
+    """Earliest first. Each appointment listed is an audited read of its patient's data.
+    Holds (times kept for someone booking online) are not appointments yet: left out."""
+    query = select(Appointment).where(Appointment.status != HELD)
     if patient_id is not None:
         query = query.where(Appointment.patient_id == patient_id)
     if practitioner_id is not None:
@@ -254,7 +268,7 @@ async def reschedule(
         session,
         old,
         booking.Place(
-            patient_id=old.patient_id,
+            patient_id=patient_of(old),
             practitioner=practitioner,
             location=location,
             kind=kind,
@@ -263,6 +277,7 @@ async def reschedule(
             allow_overlap=data.allow_overlap,
             note=old.note,
             series_id=old.series_id,
+            source=old.source,
         ),
         actor=actor,
         client=client,

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from services.appointments.schemas import Status
+from services.appointments.schemas import Source, Status
 
 
 class SheetEntry(BaseModel):
@@ -15,6 +15,7 @@ class SheetEntry(BaseModel):
     starts_at: datetime
     ends_at: datetime
     status: Status
+    source: Source = Field(description="front_desk, online (booked by the patient) or series")
     patient_id: uuid.UUID
     patient_name: str
     appointment_type: str

@@ -16,7 +16,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from services.appointments.schemas import Status
+from services.appointments.schemas import Source, Status
 from services.appointments.service import RESOURCE, Appointment
 from services.clinic.service import (
     AppointmentType,
@@ -62,7 +62,8 @@ async def day_sheet(
             Appointment.starts_at,
             Appointment.ends_at,
             Appointment.status,
-            Appointment.patient_id,
+            Appointment.source,
+            Patient.id,  # the inner join leaves holds (no patient yet) out
             func.coalesce(Patient.preferred_name, Patient.given_name) + " " + Patient.family_name,
             AppointmentType.name,
             AppointmentType.colour,
@@ -95,6 +96,7 @@ async def day_sheet(
         starts_at,
         ends_at,
         status,
+        source,
         patient_id,
         patient_name,
         type_name,
@@ -116,6 +118,7 @@ async def day_sheet(
                 starts_at=starts_at.astimezone(zone),
                 ends_at=ends_at.astimezone(zone),
                 status=Status(status),
+                source=Source(source),
                 patient_id=patient_id,
                 patient_name=patient_name,
                 appointment_type=type_name,

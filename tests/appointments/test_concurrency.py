@@ -9,15 +9,18 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from services.clinic.models import AppointmentType
+from services.appointments import booking
+from services.clinic.models import AppointmentType, Location, Practitioner, PractitionerLocation
+from services.core import clock
 from services.core.database import Database
+from services.core.errors import Conflict
 from services.core.settings import Settings
 from services.patients.models import Patient
 from tests.appointments.conftest import APPOINTMENTS, add_patient, at, next_monday
@@ -45,8 +48,10 @@ class Live:
 @pytest.fixture(scope="module")
 async def live(servers: Servers, settings: Settings) -> AsyncIterator[Live]:
     url = servers.recreate_database(DB, template=TEMPLATE_DB)
-    # Enough connections that the attempts really run side by side in PostgreSQL.
-    database = Database.from_url(url, pool_size=40)
+    # Enough connections that the attempts really run side by side in PostgreSQL (30, and
+    # 10 more under load), and few enough to leave room under the server's 100 for the
+    # tests running next to these.
+    database = Database.from_url(url, pool_size=30)
     async with database.sessionmaker() as session:
         factory = Factory(session, settings)
         setup = ClinicFactory(factory)
@@ -166,4 +171,47 @@ async def test_a_cancelled_slot_is_rebooked_by_exactly_one_of_many(live: Live) -
         )
     )
     assert Counter(r.status_code for r in responses) == {201: 1, 409: 39}
+    assert await _overlapping_active_pairs(live) == 0
+
+
+async def _hold(live: Live, starts_at: str) -> str:
+    """One online hold in a session and transaction of its own: ``held`` or ``refused``."""
+    async with live.database.sessionmaker() as session:
+        practitioner = await session.get(Practitioner, live.practitioner_id)
+        kind = await session.get(AppointmentType, live.type_id)
+        assert practitioner is not None and kind is not None
+        location = await session.scalar(
+            select(Location)
+            .join(PractitionerLocation, PractitionerLocation.location_id == Location.id)
+            .where(PractitionerLocation.practitioner_id == practitioner.id)
+        )
+        assert location is not None
+        spot = booking.Place(
+            patient_id=None,
+            practitioner=practitioner,
+            location=location,
+            kind=kind,
+            starts_at=datetime.fromisoformat(starts_at),
+            source="online",
+        )
+        now = clock.utcnow()
+        try:
+            await booking.hold(session, spot, until=now + timedelta(minutes=10), now=now)
+        except Conflict:
+            return "refused"
+        await session.commit()
+        return "held"
+
+
+async def test_50_online_holds_for_one_slot_keep_exactly_one(live: Live) -> None:
+    day = next_monday(weeks_ahead=6)
+    outcomes = await asyncio.gather(*(_hold(live, at(day, "10:00")) for _ in range(50)))
+    assert Counter(outcomes) == {"held": 1, "refused": 49}
+    # The front desk cannot book over it either.
+    over = await live.client.post(
+        APPOINTMENTS,
+        json=_body(live, live.patients[0], at(day, "10:00")),
+        headers=live.staff.headers,
+    )
+    assert over.status_code == 409
     assert await _overlapping_active_pairs(live) == 0

@@ -54,6 +54,8 @@ EXPECTED = {
             "schedule_exceptions",
             "location_closures",
             "checkin_policies",
+            # Holds only: a trigger refuses the DELETE of any other appointment.
+            "appointments",
         ),
         WRITE_DELETE,
     ),
