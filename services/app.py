@@ -37,6 +37,7 @@ from services.messaging.router import router as messaging_router
 from services.notes.patient_router import router as patient_notes_router
 from services.notes.router import router as notes_router
 from services.notes.templates_router import router as note_templates_router
+from services.online.router import router as online_router
 from services.patients.router import router as patients_router
 
 ROUTERS = (
@@ -53,6 +54,7 @@ ROUTERS = (
     note_templates_router,
     messaging_router,
     checkins_router,
+    online_router,
 )
 
 

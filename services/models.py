@@ -9,10 +9,22 @@ from services.core.database import Base
 from services.core.throttle import models as throttle
 from services.messaging import models as messaging
 from services.notes import models as notes
+from services.online import models as online
 from services.patients import models as patients
 
 # Importing a module declares its tables on Base.metadata; this names them all.
-MODEL_MODULES = (audit, auth, throttle, clinic, patients, appointments, notes, messaging, checkins)
+MODEL_MODULES = (
+    audit,
+    auth,
+    throttle,
+    clinic,
+    patients,
+    appointments,
+    notes,
+    messaging,
+    checkins,
+    online,
+)
 
 metadata = Base.metadata
 

@@ -13,6 +13,7 @@ from services.core.events import Events
 from services.core.settings import Settings
 from services.messaging import appointment_kinds, kinds
 from services.messaging import subscriptions as messaging
+from services.online import codes as online_codes
 
 
 def events(settings: Settings) -> Events:
@@ -24,6 +25,7 @@ def events(settings: Settings) -> Events:
 
 
 def register_kinds() -> None:
-    """Every message kind the outbox sends: messaging's about visits, checkins' own.
-    Idempotent; every process that sends or renders messages calls it at start."""
-    kinds.register(*appointment_kinds.KINDS, *checkin_kinds.KINDS)
+    """Every message kind the outbox sends: messaging's about visits, checkins' own, online
+    booking's code. Idempotent; every process that sends or renders messages calls it at
+    start."""
+    kinds.register(*appointment_kinds.KINDS, *checkin_kinds.KINDS, *online_codes.KINDS)

@@ -59,6 +59,10 @@ EXPECTED_TABLES = {
     "checkin_policies",
     "checkin_answers",
     "alerts",
+    # online booking
+    "online_booking_settings",
+    "online_blocked_contacts",
+    "online_booking_requests",
 }
 
 

@@ -16,8 +16,13 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import booking
+from services.appointments import holds as holds
 from services.appointments.availability import REACH as REACH
+from services.appointments.availability import Need as Need
 from services.appointments.availability import busy_times
+from services.appointments.availability import find_slots as find_slots
+from services.appointments.booking import Place as Place
+from services.appointments.booking import hold as hold
 from services.appointments.events import Booked, Moved, WaitlistOffered
 from services.appointments.models import FREED as FREED
 from services.appointments.models import HELD, StatusChange

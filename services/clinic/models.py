@@ -220,6 +220,8 @@ class AppointmentType(Base):
         CheckConstraint(f"room_kind IN {_ROOM_KIND_SQL}", name="room_kind_valid"),
         CheckConstraint("colour ~ '^#[0-9A-F]{6}$'", name="colour_hex"),
         CheckConstraint("length(name) BETWEEN 1 AND 200", name="name_length"),
+        CheckConstraint("online_notice_minutes BETWEEN 0 AND 20160", name="online_notice_range"),
+        CheckConstraint("online_days_ahead BETWEEN 1 AND 365", name="online_days_ahead_range"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
@@ -231,6 +233,10 @@ class AppointmentType(Base):
     is_new_patient: Mapped[bool] = mapped_column(server_default=text("false"))
     colour: Mapped[str] = mapped_column(String(7))
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
+    # Patients may book it themselves (the /book pages), with their own notice and reach.
+    online_bookable: Mapped[bool] = mapped_column(server_default=text("false"))
+    online_notice_minutes: Mapped[int] = mapped_column(Integer, server_default=text("720"))
+    online_days_ahead: Mapped[int] = mapped_column(Integer, server_default=text("60"))
     version: Mapped[int] = mapped_column(server_default=text("1"))
     created_at: Mapped[datetime] = now_column()
     updated_at: Mapped[datetime] = now_column()

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.clinic.types import (
     DEFAULT_LATE_CANCEL_MINUTES,
+    DEFAULT_ONLINE_DAYS_AHEAD,
+    DEFAULT_ONLINE_NOTICE_MINUTES,
     DEFAULT_QUIET_END,
     DEFAULT_QUIET_START,
     DEFAULT_REMINDER_OFFSETS,
@@ -40,6 +42,14 @@ ReminderOffsets = Annotated[
     Field(max_length=5, description="Minutes before the appointment, e.g. [2880, 120]"),
 ]
 LateCancel = Annotated[int, Field(ge=0, le=10_080), JSON_NUMBER]
+OnlineNotice = Annotated[
+    int,
+    Field(ge=0, le=20_160, description="Online: the soonest start, in minutes from now"),
+    JSON_NUMBER,
+]
+OnlineDaysAhead = Annotated[
+    int, Field(ge=1, le=365, description="Online: how many days ahead can be booked"), JSON_NUMBER
+]
 # The column's size (and the longest address SMTP carries).
 AlertEmail = Annotated[EmailStr, StringConstraints(max_length=254)]
 
@@ -244,6 +254,11 @@ class AppointmentTypeCreate(BaseModel):
     is_new_patient: Flag = False
     colour: HexColour = "#4A90D9"
     is_active: Flag = True
+    online_bookable: Flag = Field(
+        default=False, description="Patients may book it themselves on the /book pages"
+    )
+    online_notice_minutes: OnlineNotice = DEFAULT_ONLINE_NOTICE_MINUTES
+    online_days_ahead: OnlineDaysAhead = DEFAULT_ONLINE_DAYS_AHEAD
 
 
 class AppointmentTypeUpdate(BaseModel):
@@ -257,6 +272,9 @@ class AppointmentTypeUpdate(BaseModel):
     is_new_patient: Flag | None = None
     colour: HexColour | None = None
     is_active: Flag | None = None
+    online_bookable: Flag | None = None
+    online_notice_minutes: OnlineNotice | None = None
+    online_days_ahead: OnlineDaysAhead | None = None
 
 
 class AppointmentTypeOut(BaseModel):
@@ -271,6 +289,9 @@ class AppointmentTypeOut(BaseModel):
     is_new_patient: bool
     colour: str
     is_active: bool
+    online_bookable: bool
+    online_notice_minutes: int
+    online_days_ahead: int
     created_at: datetime
     updated_at: datetime
 

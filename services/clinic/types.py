@@ -22,6 +22,10 @@ DEFAULT_REMINDER_OFFSETS = (2880, 120)  # 48 h and 2 h before
 DEFAULT_QUIET_START = time(21, 0)
 DEFAULT_QUIET_END = time(8, 0)
 DEFAULT_LATE_CANCEL_MINUTES = 1440
+# Online booking, per appointment type: no start sooner than this (the clinic sees the
+# booking before the visit), and no further ahead than this.
+DEFAULT_ONLINE_NOTICE_MINUTES = 720
+DEFAULT_ONLINE_DAYS_AHEAD = 60
 
 
 class RoomKind(StrEnum):

@@ -31,6 +31,19 @@ def _visit_time(facts: Facts) -> datetime:
 
 
 @dataclass(frozen=True)
+class Addressed:
+    """Where an addressed kind goes and what its text says: it is for someone who is not a
+    patient yet (a booking code), so no patient row, consent or quiet hours apply; they
+    asked for it a moment ago. ``values`` are the template's own (``render``'s ``extra``)."""
+
+    channel: str
+    to: str
+    first_name: str
+    clinic: str
+    values: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Kind:
     name: str
     # A reason to skip it (None: it still applies), judged with the row locked.
@@ -49,6 +62,10 @@ class Kind:
     templates: str = "services.messaging"
     # The time the text names (the visit's, unless the kind says otherwise).
     names_time: Callable[[Facts], datetime] = field(default=_visit_time)
+    # For someone not a patient yet (``models.ADDRESSED``): with the row locked, where it
+    # goes and what it says, or a reason to skip it. The other fields but ``templates``
+    # and ``after_sent`` do not apply.
+    addressed: Callable[[Session, Message, Settings, datetime], Addressed | str] | None = None
 
 
 _KINDS: dict[str, Kind] = {}

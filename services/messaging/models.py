@@ -29,10 +29,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.naming import conv
 
 from services.core.database import Base, now_column, sql_list
 
-KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offer", "checkin", "alert")
+KINDS = (
+    "confirmation",
+    "reminder",
+    "cancellation",
+    "waitlist_offer",
+    "checkin",
+    "alert",
+    "booking_code",
+)
+# A kind to someone who is not a patient yet (the code of an online booking): no patient
+# row, the address comes from what they typed (``kinds.Kind.addressed``).
+ADDRESSED = ("booking_code",)
 # Kinds about a check-in: the patient's check-in invitation, and the staff email an urgent
 # alert raises (its recipients are the practitioner and the clinic, not the patient).
 ABOUT_CHECKIN = ("checkin", "alert")
@@ -64,14 +76,25 @@ class Message(Base):
             f"(kind IN {sql_list(ABOUT_CHECKIN)}) = (checkin_id IS NOT NULL)",
             name="checkin_for_checkin_kinds",
         ),
+        CheckConstraint(
+            f"(kind IN {sql_list(ADDRESSED)}) = (patient_id IS NULL)",
+            name="patient_unless_addressed",
+        ),
+        CheckConstraint(
+            "(kind = 'booking_code') = (booking_request_id IS NOT NULL AND code_round IS NOT NULL)",
+            name="request_for_booking_codes",
+        ),
         # One confirmation, one cancellation notice, one offer and one reminder per offset
-        # for an appointment, and one invitation and one alert email per check-in,
-        # whatever runs twice.
+        # for an appointment, one invitation and one alert email per check-in, and one
+        # booking code per round of a request, whatever runs twice.
         UniqueConstraint(
             "kind",
             "appointment_id",
             "offset_minutes",
             "checkin_id",
+            "booking_request_id",
+            "code_round",
+            name=conv("uq_messages_one_per_subject"),
             postgresql_nulls_not_distinct=True,
         ),
         # The dispatcher's claim and the reaper read only these tiny partial indexes.
@@ -85,9 +108,15 @@ class Message(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=func.gen_random_uuid())
     kind: Mapped[str] = mapped_column(String(20))
-    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    # None only for an addressed kind (CHECK): someone booking online, not a patient yet.
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("patients.id"))
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointments.id"))
     checkin_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("checkins.id"))
+    # The online booking request a code is for, and which code of it. No foreign key: the
+    # request is deleted with its hold (minutes later), while the message stays as history;
+    # the kind finds the request gone and skips an unsent code.
+    booking_request_id: Mapped[uuid.UUID | None]
+    code_round: Mapped[int | None] = mapped_column(SmallInteger)
     # The appointment's start when the row was written or last moved: the send re-checks
     # that the visit is still at this time.
     appointment_starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,6 +10,7 @@ messages are one line, kept within one GSM-7 segment for usual names and clinic 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -58,6 +59,7 @@ def render(
     phone: str | None,
     moved: bool = False,
     hours: int | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> Rendered:
     text = (
         _texts(package)
@@ -70,6 +72,7 @@ def render(
             phone=phone,
             moved=moved,
             hours=hours,
+            **(extra or {}),
         )
     )
     if channel == "sms":

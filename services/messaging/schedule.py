@@ -31,7 +31,7 @@ from services.messaging.models import ON_ITS_WAY, Message
 from services.messaging.timing import QuietHours, earliest_allowed, reminder_at
 from services.patients.service import Patient
 
-UNIQUE_KEY = "uq_messages_kind_appointment_id_offset_minutes_checkin_id"
+UNIQUE_KEY = "uq_messages_one_per_subject"
 # Not yet sent and still changeable; ``sending`` is deliberately not here (see above).
 WAITING = ("pending", "queued")
 

@@ -217,13 +217,68 @@ class Attempt:
     outgoing: Outgoing
 
 
+_ADDRESSED_ROW = (
+    select(Message)
+    .where(Message.id == bindparam("message_id"), Message.patient_id.is_(None))
+    .with_for_update()
+)
+
+
+def _begin_addressed(
+    session: Session, message_id: uuid.UUID, settings: Settings, now: datetime
+) -> Attempt | str:
+    """Step 1 of a message to someone not a patient yet (``Kind.addressed``)."""
+    message = session.scalar(_ADDRESSED_ROW, {"message_id": message_id})
+    if message is None or message.status != "queued":
+        return "not_queued"
+    kind = kind_of(message.kind)
+    assert kind.addressed is not None, f"{message.kind} has no patient and no address"
+    found = kind.addressed(session, message, settings, now)
+    if isinstance(found, str):
+        _leave(message, "skipped", now, "checked")
+        message.reason = found
+        return "skipped"
+    message.channel = found.channel
+    rendered = render(
+        kind.templates,
+        message.kind,
+        found.channel,
+        first_name=found.first_name,
+        clinic=found.clinic,
+        starts_at=now,
+        zone=ZoneInfo("UTC"),
+        link=None,
+        phone=None,
+        extra=found.values,
+    )
+    outgoing = Outgoing(
+        message_id=message.id,
+        channel=found.channel,
+        to=found.to,
+        subject=rendered.subject,
+        body=rendered.body,
+        sender_name=found.clinic,
+    )
+    return _start(message, outgoing, now)
+
+
+def _start(message: Message, outgoing: Outgoing, now: datetime) -> Attempt:
+    _leave(message, "sending", now, "sending")
+    message.sending_since = now
+    message.attempts += 1
+    return Attempt(message.id, message.attempts, outgoing)
+
+
 def begin(
     session: Session, message_id: uuid.UUID, settings: Settings, now: datetime
 ) -> Attempt | str:
     """Step 1 (the caller commits): an ``Attempt`` to deliver, or what happened instead
     (``not_queued``, ``skipped``, ``deferred``)."""
     facts = _locked_facts(session, message_id, settings)
-    if facts is None or facts.message.status != "queued":
+    if facts is None:
+        # No patient to join: a message to someone who is not one yet, or no row at all.
+        return _begin_addressed(session, message_id, settings, now)
+    if facts.message.status != "queued":
         return "not_queued"
     message = facts.message
     verdict = decide(session, facts, now)
@@ -244,10 +299,7 @@ def begin(
         body=rendered.body,
         sender_name=facts.settings.sender_name,
     )
-    _leave(message, "sending", now, "sending")
-    message.sending_since = now
-    message.attempts += 1
-    return Attempt(message.id, message.attempts, outgoing)
+    return _start(message, outgoing, now)
 
 
 def record(

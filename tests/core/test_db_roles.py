@@ -56,6 +56,8 @@ EXPECTED = {
             "checkin_policies",
             # Holds only: a trigger refuses the DELETE of any other appointment.
             "appointments",
+            "online_booking_requests",
+            "online_blocked_contacts",
         ),
         WRITE_DELETE,
     ),

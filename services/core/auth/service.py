@@ -54,13 +54,9 @@ def _keys(email: str, client: ClientInfo) -> tuple[str, str]:
 
 
 async def _hit(database: Database, key: str, limit: int, minutes: int) -> throttle.Hit:
-    """One counter hit in a transaction of its own: the address counter is one row every
-    sign-in from that address updates, so its lock is held for one statement, not for the
-    rest of a unit of work (else a flood from one address queues on it, holding connections)."""
-    async with database.session_scope() as session:
-        return await throttle.hit(
-            session, key, limit=limit, window=timedelta(minutes=minutes), now=clock.utcnow()
-        )
+    return await throttle.hit_alone(
+        database, key, limit=limit, window=timedelta(minutes=minutes), now=clock.utcnow()
+    )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from services.core.database import Database
 from services.core.throttle.models import ThrottleCounter
 
 
@@ -49,6 +50,17 @@ async def hit(
     hits, ends_at = (await session.execute(statement)).one()
     retry_after = max(1, math.ceil((ends_at - now).total_seconds()))
     return Hit(allowed=hits <= limit, retry_after=retry_after)
+
+
+async def hit_alone(
+    database: Database, key: str, *, limit: int, window: timedelta, now: datetime
+) -> Hit:
+    """``hit`` in a transaction of its own, committed at once: a counter many requests update
+    (one per client address) is locked for one statement, not for the rest of a unit of
+    work (else a flood from one address queues on it, holding connections), and a request
+    that fails afterwards still counts."""
+    async with database.session_scope() as session:
+        return await hit(session, key, limit=limit, window=window, now=now)
 
 
 async def forgive(session: AsyncSession, key: str, *, now: datetime) -> None:
