@@ -79,13 +79,13 @@ def details(**changes: Any) -> dict[str, Any]:
     }
 
 
-async def give(
-    client: httpx.AsyncClient, token: str, **changes: Any
-) -> httpx.Response:
+async def give(client: httpx.AsyncClient, token: str, **changes: Any) -> httpx.Response:
     return await client.post(f"/book/r/{token}", data=details(**changes), headers=FORM)
 
 
-async def request_of(session: AsyncSession, settings: Settings, token: str) -> BookingRequest | None:
+async def request_of(
+    session: AsyncSession, settings: Settings, token: str
+) -> BookingRequest | None:
     return await session.scalar(
         select(BookingRequest)
         .where(BookingRequest.token_hash == hash_token(token, settings.secret_key))

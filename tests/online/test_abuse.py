@@ -97,9 +97,11 @@ async def test_a_filled_honeypot_sees_the_usual_pages_and_books_nothing(
     assert await _booked_online(session) == 0
     assert await session.scalar(select(func.count()).select_from(Patient)) == patients
     # The time went back.
-    assert (await session.scalar(
-        select(func.count()).select_from(Appointment).where(Appointment.status == "held")
-    )) == 0
+    assert (
+        await session.scalar(
+            select(func.count()).select_from(Appointment).where(Appointment.status == "held")
+        )
+    ) == 0
     assert await request_of(session, settings, token) is None
 
 
@@ -139,5 +141,7 @@ async def test_an_unblocked_contact_books_again(
     other = await held(client, online, "13:00")
     await give(client, other, channel="email", email_consent="yes", phone="")
     assert await _codes(session) == 1
-    assert "You're booked" in (await enter(client, other, await code(session, settings, other))).text
+    assert (
+        "You're booked" in (await enter(client, other, await code(session, settings, other))).text
+    )
     assert await _booked_online(session) == 1

@@ -185,18 +185,19 @@ async def test_an_expired_hold_is_gone_and_its_time_free(
     assert (await client.get(f"/book/r/{token}")).status_code == 410
     # The next patient gets the time: the expired hold is swept as they hold it.
     assert (await hold(client, online)).status_code == 303
-    assert await session.scalar(
-        select(func.count()).select_from(BookingRequest).where(BookingRequest.id == request.id)
-    ) == 0
+    assert (
+        await session.scalar(
+            select(func.count()).select_from(BookingRequest).where(BookingRequest.id == request.id)
+        )
+        == 0
+    )
 
 
 async def test_choosing_another_time_gives_this_one_back(
     client: httpx.AsyncClient, online: Online, session: AsyncSession
 ) -> None:
     token = await held(client, online)
-    back = await client.post(
-        f"/book/r/{token}/code", data={"action": "another_time"}, headers=FORM
-    )
+    back = await client.post(f"/book/r/{token}/code", data={"action": "another_time"}, headers=FORM)
     assert back.status_code == 303
     assert back.headers["location"] == f"/book/{online.location_id}"
     assert await _appointments_at(session, online, "10:00") == []

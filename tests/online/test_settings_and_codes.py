@@ -62,9 +62,7 @@ async def test_the_code_goes_out_by_email_with_the_clinic_and_nothing_else(
     await give(client, token, channel="email", email_consent="yes")
     request = await request_of(session, settings, token)
     assert request is not None
-    message = await session.scalar(
-        select(Message).where(Message.booking_request_id == request.id)
-    )
+    message = await session.scalar(select(Message).where(Message.booking_request_id == request.id))
     assert message is not None
     mail = settings.model_copy(
         update={
@@ -95,9 +93,7 @@ async def test_a_code_for_a_request_gone_is_skipped(
     await give(client, token)
     request = await request_of(session, settings, token)
     assert request is not None
-    message = await session.scalar(
-        select(Message).where(Message.booking_request_id == request.id)
-    )
+    message = await session.scalar(select(Message).where(Message.booking_request_id == request.id))
     assert message is not None
     await client.post(
         f"/book/r/{token}/code",
