@@ -18,6 +18,7 @@ from services.core.auth.models import User
 from services.core.auth.roles import Role
 from services.core.auth.schemas import UserCreate
 from services.core.auth.users import create_user
+from services.online.settings import seed_demo_online_booking
 from services.patients.seed import seed_demo_patients
 
 # Invented people of "A day at the clinic" (the design story): The Balanced Atlas, Chicago.
@@ -49,7 +50,8 @@ class DemoSeed:
 
 async def seed_demo(session: AsyncSession, password: str) -> DemoSeed:
     """The demo clinic: its staff (existing addresses are left alone), then its location,
-    rooms, practitioners, hours, appointment types and message settings, then fifty
+    rooms, practitioners, hours, appointment types, message settings and online booking
+    (the consultation bookable at /book), then fifty
     patients when the clinic has none, then a week of follow-up visits when it has none."""
     seeded = DemoSeed()
     for email, name, roles in DEMO_STAFF:
@@ -66,6 +68,7 @@ async def seed_demo(session: AsyncSession, password: str) -> DemoSeed:
     seeded.clinic += await seed_checkin_policies(session)
     location = await default_location(session)
     if location is not None:
+        seeded.clinic += await seed_demo_online_booking(session, location.id)
         seeded.patients = await seed_demo_patients(session, location)
         seeded.appointments = await seed_demo_appointments(session, location)
     return seeded

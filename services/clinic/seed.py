@@ -62,6 +62,7 @@ APPOINTMENT_TYPES = (
         room_kind=RoomKind.xray,
         is_new_patient=True,
         colour="#2E86AB",
+        online_bookable=True,  # what a new patient books on /book
     ),
     AppointmentTypeCreate(
         name="NUCCA adjustment follow-up",

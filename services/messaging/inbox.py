@@ -62,8 +62,9 @@ async def list_messages(
     client: ClientInfo,
 ) -> list[MessageOut]:
     """Newest first (the order a "why did she not get a reminder?" question needs); alert
-    emails only for chiropractors."""
-    query = select(Message)
+    emails only for chiropractors. Messages to someone not a patient yet (an online
+    booking's code) are about nobody staff can open: left out."""
+    query = select(Message).where(Message.patient_id.is_not(None))
     if where.appointment_id is not None:
         query = query.where(Message.appointment_id == where.appointment_id)
     if where.patient_id is not None:

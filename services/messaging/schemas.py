@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 # The same values as the CHECK constraints in models.py (a test keeps them in step).
 MessageKind = Literal[
-    "confirmation", "reminder", "cancellation", "waitlist_offer", "checkin", "alert"
+    "confirmation", "reminder", "cancellation", "waitlist_offer", "checkin", "alert", "booking_code"
 ]
 MessageChannel = Literal["sms", "email", "none"]
 MessageStatus = Literal["pending", "queued", "sending", "sent", "cancelled", "skipped", "failed"]

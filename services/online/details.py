@@ -19,7 +19,7 @@ FIELDS = (
     ("family_name", "Last name", "text", "family-name"),
     ("date_of_birth", "Date of birth", "date", "bday"),
     ("phone", "Mobile phone", "tel", "tel"),
-    ("email", "Email", "email", "email"),
+    ("email", "Email address", "email", "email"),
 )
 HONEYPOT = "website"
 

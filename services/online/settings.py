@@ -37,8 +37,8 @@ async def put_settings(
     location_id: uuid.UUID,
     data: OnlineSettingsIn,
     *,
-    actor: Principal,
-    client: ClientInfo,
+    actor: Principal | None,
+    client: ClientInfo | None,
 ) -> OnlineSettingsOut:
     await get_location(session, location_id)
     values = {**data.model_dump(), "updated_at": clock.utcnow()}
@@ -48,7 +48,7 @@ async def put_settings(
     )
     await audit.record(
         session,
-        actor_id=actor.user_id,
+        actor_id=actor.user_id if actor else None,
         action="replace_online_settings",
         resource_type="location",
         resource_id=location_id,
@@ -56,3 +56,13 @@ async def put_settings(
         detail={"fields": sorted(data.model_fields_set), "enabled": data.enabled},
     )
     return OnlineSettingsOut(location_id=location_id, is_default=False, **data.model_dump())
+
+
+async def seed_demo_online_booking(session: AsyncSession, location_id: uuid.UUID) -> list[str]:
+    """The demo clinic takes bookings online (unless its settings were saved already)."""
+    if await session.get(OnlineBookingSettings, location_id) is not None:
+        return []
+    await put_settings(
+        session, location_id, OnlineSettingsIn(enabled=True), actor=None, client=None
+    )
+    return ["online booking"]

@@ -104,3 +104,13 @@ async def test_a_code_for_a_request_gone_is_skipped(
     assert await send_now(session, message, folder) == "skipped"
     await session.refresh(message)
     assert message.reason == "request_gone"
+
+
+async def test_staff_message_lists_leave_codes_out(
+    client: httpx.AsyncClient, online: Online, session: AsyncSession
+) -> None:
+    token = await held(client, online)
+    await give(client, token)
+    listed = await client.get("/api/v1/messages", headers=online.clinic.desk.headers)
+    assert listed.status_code == 200, listed.text
+    assert all(m["kind"] != "booking_code" for m in listed.json()["items"])
