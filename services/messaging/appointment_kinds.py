@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.appointments.service import REACH, Appointment, WaitlistEntry, holds_time
 from services.core.settings import Settings
+from services.messaging.calendar_file import visit_calendar
 from services.messaging.facts import Facts, new_link
 from services.messaging.kinds import Kind
 
@@ -75,7 +76,13 @@ def _confirm_or_cancel(
 
 
 KINDS = (
-    Kind("confirmation", _visit_to_come, link=_confirm_or_cancel, before_visit=True),
+    Kind(
+        "confirmation",
+        _visit_to_come,
+        link=_confirm_or_cancel,
+        before_visit=True,
+        attachments=visit_calendar,
+    ),
     Kind("reminder", _visit_to_come, link=_confirm_or_cancel, before_visit=True),
     Kind("cancellation", _still_cancelled),
     Kind("waitlist_offer", _offer_open, before_visit=True),

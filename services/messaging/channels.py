@@ -12,9 +12,18 @@ from services.core.settings import Settings
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file an email carries (never a text message): the visit as an ``.ics``."""
+
+    filename: str
+    content_type: str  # "text/calendar"
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One rendered message, ready for a channel. ``to`` is E.164 for SMS, an address for
-    email; ``subject`` is empty for SMS."""
+    email; ``subject`` is empty for SMS; ``attachments`` only for email."""
 
     message_id: uuid.UUID
     channel: str  # "sms" or "email"
@@ -22,6 +31,7 @@ class Outgoing:
     subject: str
     body: str
     sender_name: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 class SendFailure(Exception):

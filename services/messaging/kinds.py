@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from services.core.settings import Settings
+from services.messaging.channels import Attachment
 from services.messaging.facts import Facts
 from services.messaging.models import Message
 
@@ -66,6 +67,8 @@ class Kind:
     # goes and what it says, or a reason to skip it. The other fields but ``templates``
     # and ``after_sent`` do not apply.
     addressed: Callable[[Session, Message, Settings, datetime], Addressed | str] | None = None
+    # Files its email carries (never a text): the confirmation's visit as an ``.ics``.
+    attachments: Callable[[Facts, Settings, datetime], tuple[Attachment, ...]] | None = None
 
 
 _KINDS: dict[str, Kind] = {}

@@ -291,13 +291,16 @@ def begin(
         message.send_at = verdict.until
         return "deferred"
     rendered = compose(session, facts, settings, now)
+    kind = kind_of(message.kind)
+    attach = kind.attachments if message.channel == "email" else None
     outgoing = Outgoing(
         message_id=message.id,
         channel=message.channel,
-        to=_address(kind_of(message.kind), facts),
+        to=_address(kind, facts),
         subject=rendered.subject,
         body=rendered.body,
         sender_name=facts.settings.sender_name,
+        attachments=attach(facts, settings, now) if attach else (),
     )
     return _start(message, outgoing, now)
 

@@ -39,6 +39,11 @@ def build_message(outgoing: Outgoing, settings: Settings) -> EmailMessage:
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id_for(outgoing, settings)
     message.set_content(outgoing.body, charset="utf-8")
+    for attachment in outgoing.attachments:
+        main, _, sub = attachment.content_type.partition("/")
+        message.add_attachment(
+            attachment.data, maintype=main, subtype=sub, filename=attachment.filename
+        )
     return message
 
 

@@ -23,7 +23,11 @@ def render(outgoing: Outgoing) -> str:
     if outgoing.subject:
         headers.append(f"Subject: {outgoing.subject}")
     headers.append(f"Message-Id: {outgoing.message_id}")
-    return "\n".join(headers) + "\n\n" + outgoing.body + "\n"
+    headers.extend(f"Attachment: {a.filename} ({a.content_type})" for a in outgoing.attachments)
+    text = "\n".join(headers) + "\n\n" + outgoing.body + "\n"
+    for attachment in outgoing.attachments:  # shown as sent (an .ics is text)
+        text += f"\n--- {attachment.filename} ---\n" + attachment.data.decode("utf-8", "replace")
+    return text
 
 
 def write_to_outbox(outgoing: Outgoing, settings: Settings) -> str:
