@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, Uuid, bindparam, func, literal, null, select
+from sqlalchemy import String, Uuid, bindparam, case, func, literal, null, select
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
@@ -246,7 +246,12 @@ async def _no_room(
     if not rooms:
         return Conflict(f"{place.location.name} has no {kind} room in use.", conflict="room")
     taken = (
-        select(Appointment.room_id, Appointment.id, Appointment.starts_at)
+        select(
+            Appointment.room_id,
+            # A hold is nobody's appointment to open: no id for it.
+            case((Appointment.status == HELD, None), else_=Appointment.id),
+            Appointment.starts_at,
+        )
         .where(
             Appointment.room_id.in_(rooms),
             Appointment.held.op("&&")(func.tstzrange(held[0], held[1], "[)")),
@@ -261,9 +266,9 @@ async def _no_room(
     return Conflict(
         f"No {kind} room is free at {local_span(*place.need.visit(place.starts_at), place.zone)}.",
         conflict="room",
-        clashing_appointment_id=str(earliest[1]) if earliest else None,
+        clashing_appointment_id=str(earliest[1]) if earliest and earliest[1] else None,
         rooms=[
-            {"room_id": str(room), "clashing_appointment_id": str(other)}
+            {"room_id": str(room), "clashing_appointment_id": str(other) if other else None}
             for room, other, _ in in_way
         ],
     )

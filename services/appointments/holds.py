@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -26,9 +26,17 @@ from services.appointments.models import HELD, Appointment, StatusChange
 from services.core.errors import Conflict, Gone
 from services.core.events import announce
 
+# SKIP LOCKED: a hold being confirmed or released right now (its request locked first) is
+# not waited for; it is gone or booked in a moment, or the next sweep takes it.
 _EXPIRED = (
     delete(Appointment)
-    .where(Appointment.status == HELD, Appointment.hold_expires_at <= bindparam("now"))
+    .where(
+        Appointment.id.in_(
+            select(Appointment.id)
+            .where(Appointment.status == HELD, Appointment.hold_expires_at <= bindparam("now"))
+            .with_for_update(skip_locked=True)
+        )
+    )
     .returning(Appointment.id)
 )
 

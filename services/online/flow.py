@@ -17,6 +17,7 @@ An unverified hold expires by itself (``holds.sweep``), taking its request with 
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,9 +40,11 @@ from services.online.models import BookingRequest, OnlineBookingSettings
 from services.online.schemas import OnlineSettingsOut
 from services.patients.online import Applicant, patient_for
 
-TRIES = 5
+TRIES = 5  # wrong codes per request, across resends
+CODES = 3  # codes per request (the first and two resends)
 RESOURCE = "online_booking"
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+TOO_MANY = "Too many attempts; try again later, or call the clinic."
 
 
 class Unavailable(AppError):
@@ -52,9 +55,36 @@ class Unavailable(AppError):
 
 
 class Refused(AppError):
-    """Too many attempts from one address or for one contact."""
+    """Too many attempts from one address or for one contact (one message for every
+    reason: a refusal says nothing about anyone's booking)."""
 
     status, code, title = 429, "too-many-requests", "Too Many Requests"
+
+
+class ContactLocked(AppError):
+    """A code went out: the contact it proves cannot change (``field`` is the form's)."""
+
+    status, code, title = 422, "contact-locked", "Unprocessable Content"
+
+
+def address_key(address: str | None) -> str:
+    """The throttle's client: an IPv4 address, or an IPv6 /64 (one subscriber's
+    allocation: its addresses are free to rotate through)."""
+    if not address:
+        return "-"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def contact_key(contact: str, secret_key: str) -> str:
+    """A contact as a throttle key: keyed-hashed (no phone or email at rest in the counters)
+    and case-folded (``Robin@`` and ``robin@`` are one inbox to count)."""
+    return hash_token(contact.strip().lower(), secret_key).hex()[:32]
 
 
 @dataclass(frozen=True)
@@ -107,17 +137,17 @@ async def hold_time(
     """Hold the time; answers the request's token (for the page's path)."""
     location, settings = await catalog.open_location(session, location_id)
     kind = await catalog.bookable_type(session, type_id)
-    low, high = catalog.reach(kind, ZoneInfo(location.time_zone), now)
-    if not low <= starts_at < high:
+    zone = ZoneInfo(location.time_zone)
+    low, high = catalog.reach(kind, zone, now)
+    if not low <= starts_at < high or not catalog.on_grid(starts_at, zone):
         raise Unavailable("This time cannot be booked online.")
     practitioner = await session.get(Practitioner, practitioner_id)
-    offered = practitioner is not None and practitioner.is_active
-    if not offered or location.id not in await works_at(session, practitioner_id):
+    if practitioner is None or not practitioner.is_active:
         raise NotFound("No such practitioner here.")
-    assert practitioner is not None
-    await _limit(
-        database, f"online:hold:{client.address or '-'}", settings.holds_per_address_hour, HOUR, now
-    )
+    if location.id not in await works_at(session, practitioner_id):
+        raise NotFound("No such practitioner here.")
+    address = address_key(client.address)
+    await _limit(database, f"online:hold:{address}", settings.holds_per_address_hour, HOUR, now)
     # An expired hold may be what is in the way: this patient gets its time at once.
     await holds.sweep(session, now)
     until = now + timedelta(minutes=settings.hold_minutes)
@@ -161,7 +191,9 @@ async def find(
         .where(BookingRequest.token_hash == hash_token(token, secret_key))
     )
     if lock:
-        query = query.with_for_update(of=BookingRequest)
+        # Both rows, request first then hold: the sweep skips a hold locked here (SKIP
+        # LOCKED), so the two never wait on each other in opposite orders.
+        query = query.with_for_update(of=[BookingRequest, Appointment])
     row = (await session.execute(query)).one_or_none()
     if row is None:
         raise NotFound("This booking page is not valid.")
@@ -197,19 +229,35 @@ async def give_details(
     *,
     honeypot: bool,
     language: str,
+    client: ClientInfo,
     secret_key: str,
     now: datetime,
 ) -> Held:
     """Store what the patient typed and send them a code (a new one each time: a resend
-    is the same call with the details already given). Refusals write nothing."""
+    is the same call with the details already given). At most ``CODES`` codes a request,
+    to one contact: once a code went out, the contact it proves stays. Refusals write
+    nothing."""
     held = await find(session, token, secret_key=secret_key, now=now, lock=True)
     request = held.request
     settings = await session.get(OnlineBookingSettings, held.location.id)
     limits = settings or OnlineSettingsOut(location_id=held.location.id, is_default=True)
-    contact = who.phone if who.channel == "sms" else who.email
-    await _limit(database, f"online:code:{contact}", limits.codes_per_contact_day, DAY, now)
+    contact = (who.phone if who.channel == "sms" else who.email) or ""
+    if request.code_nonce is not None:
+        sent_to = request.phone if request.channel == "sms" else request.email
+        if (request.channel, (sent_to or "").lower()) != (who.channel, contact.lower()):
+            field = "phone" if who.channel == "sms" else "email"
+            raise ContactLocked(
+                "We sent your code there already; to use another, choose the time again.",
+                field=field,
+            )
+    if request.codes_sent >= CODES:
+        raise Refused(TOO_MANY)
+    address = address_key(client.address)
+    await _limit(database, f"online:codes:{address}", limits.holds_per_address_hour, HOUR, now)
+    key = contact_key(contact, secret_key)
+    await _limit(database, f"online:code:{key}", limits.codes_per_contact_day, DAY, now)
     if await _open_holds(session, request, who, now) >= limits.open_holds_per_contact:
-        raise Refused("This phone or email already has a time held; finish that booking first.")
+        raise Refused(TOO_MANY)
     request.given_name, request.family_name = who.given_name, who.family_name
     request.date_of_birth, request.phone, request.email = who.date_of_birth, who.phone, who.email
     request.channel, request.language = who.channel, language
@@ -219,9 +267,9 @@ async def give_details(
         or honeypot
         or await blocklist.is_blocked(session, phone=who.phone, email=who.email)
     )
+    # A new code, the same count of tries: five wrong codes per request, resends or not.
     request.code_nonce, request.code_sent_at = codes.new_nonce(), now
     request.codes_sent += 1
-    request.tries = 0
     if not request.blocked:
         session.add(
             Message(
@@ -262,11 +310,9 @@ async def verify(
     request = held.request
     if request.code_nonce is None or request.given_name is None:
         raise Gone("No code was sent for this booking yet.")
-    if request.blocked:
-        # The same answer as a booking, and nothing booked: the time goes back.
-        await holds.release(session, request.hold_id)
-        return _booked(held)
-    if not codes.matches(typed.strip(), request.code_nonce, secret_key):
+    # Blocked (or a honeypot filled): no code was sent, and none is right; the pages are
+    # those of someone whose code did not arrive.
+    if request.blocked or not codes.matches(typed.strip(), request.code_nonce, secret_key):
         request.tries += 1
         if request.tries >= TRIES:
             await holds.release(session, request.hold_id)  # the request goes with it

@@ -14,9 +14,9 @@ No page names a patient or says who has a time.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -26,7 +26,7 @@ from services.clinic.service import closed_dates, closures_between
 from services.core import clock
 from services.core.database import Database
 from services.core.deps import ClientDep, SessionDep, SettingsDep, get_database
-from services.core.errors import Gone, NotFound
+from services.core.errors import Conflict, Gone, NotFound
 from services.core.forms import FormRefused, form_body, small_form
 from services.core.pages import HTML_PAGE, SECURITY_HEADERS, Pages
 from services.core.phones import display_phone
@@ -51,7 +51,6 @@ def _uuid(value: str) -> uuid.UUID:
 _PAGES = Pages("services.online", gone="book_gone.html")
 page = _PAGES.page
 WEEK = 7
-GRID = timedelta(minutes=15)
 _HTML: dict[int | str, dict[str, Any]] = {
     200: {"description": "The page", "content": HTML_PAGE},
     404: {"description": "Not valid (whatever the reason)", "content": HTML_PAGE},
@@ -67,6 +66,21 @@ _FORM_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A field to correct, or not a small form", "content": HTML_PAGE},
     429: {"description": "Too many attempts", "content": HTML_PAGE},
 }
+
+
+def _same_site(request: Request, public_url: str) -> bool:
+    """A form posted from our own pages: browsers say where a POST comes from, and a hold or
+    a code is not something another site may make its visitors' browsers ask for. Ours is
+    the Host asked for or ``CLINIC_PUBLIC_URL``'s (a proxy may rewrite Host)."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    origin = request.headers.get("origin")
+    # Our pages send no referrer, so a browser posts them with ``Origin: null``; then the
+    # ``Sec-Fetch-Site`` above is what tells (every current browser sends it).
+    if origin is None or origin == "null":
+        return True
+    ours = {request.headers.get("host", ""), urlsplit(public_url).netloc}
+    return urlsplit(origin).netloc in ours
 
 
 def _next(url: str) -> Response:
@@ -123,7 +137,9 @@ async def _times_page(
     zone = ZoneInfo(location.time_zone)
     now = clock.utcnow()
     low, high = catalog.reach(kind, zone, now)
-    first = catalog.week_of(max(week or low.astimezone(zone).date(), low.astimezone(zone).date()))
+    # Any week asked for falls within the type's reach (a far date is the last week).
+    soonest, latest = low.astimezone(zone).date(), high.astimezone(zone).date()
+    first = catalog.week_of(min(max(week or soonest, soonest), latest))
     times = await catalog.free_times(
         session,
         location=location,
@@ -131,7 +147,7 @@ async def _times_page(
         practitioner_ids=[p.id for p in offered],
         first_day=first,
         days=WEEK,
-        grid=GRID,
+        grid=catalog.GRID,
         now=now,
     )
     closed = closed_dates(await closures_between(session, location.id, first, first + timedelta(6)))
@@ -222,18 +238,23 @@ async def hold(
     client: ClientDep,
 ) -> Response:
     """Hold the time chosen, then ask for the details."""
+    if not _same_site(request, settings.public_url):
+        return page("book_unprocessable.html", 422)
     form = await _form(request)
     try:
         location = _uuid(location_id)
     except NotFound as error:
         return _PAGES.refusal(error)
     try:
-        assert form is not None
+        if form is None:
+            raise ValueError
         type_id = uuid.UUID(form.get("type_id", ""))
         practitioner_id = uuid.UUID(form.get("practitioner_id", ""))
         starts_at = datetime.fromisoformat(form.get("starts_at", ""))
-        assert starts_at.tzinfo is not None
-    except (AssertionError, ValueError):
+        if starts_at.tzinfo is None:
+            raise ValueError
+        starts_at.astimezone(UTC)  # a time an offset pushes out of range is no time
+    except (ValueError, OverflowError):
         return page("book_unprocessable.html", 422)
     choice = form.get("choice", "any")
     try:
@@ -255,12 +276,16 @@ async def hold(
         return page("book_refused.html", 429, problem=error.detail)
     except flow.Unavailable as error:
         zone = ZoneInfo((await catalog.open_location(session, location))[0].time_zone)
+        try:
+            week: date | None = starts_at.astimezone(zone).date()
+        except OverflowError:
+            week = None
         return await _times_page(
             session,
             location,
             type_id,
             choice,
-            starts_at.astimezone(zone).date(),
+            week,
             status_code=409,
             problem=f"{error.detail} Here are the free times that week.",
         )
@@ -306,8 +331,11 @@ async def give_details(
     session: SessionDep,
     database: DatabaseDep,
     settings: SettingsDep,
+    client: ClientDep,
 ) -> Response:
     """Check the details and send a code; a field to correct shows the form again."""
+    if not _same_site(request, settings.public_url):
+        return page("book_unprocessable.html", 422)
     now = clock.utcnow()
     try:
         held = await flow.find(session, token, secret_key=settings.secret_key, now=now)
@@ -327,6 +355,7 @@ async def give_details(
             checked.applicant,
             honeypot=checked.honeypot,
             language="en",
+            client=client,
             secret_key=settings.secret_key,
             now=now,
         )
@@ -334,6 +363,9 @@ async def give_details(
         return _PAGES.refusal(error)
     except flow.Refused as error:
         return page("book_refused.html", 429, problem=error.detail)
+    except flow.ContactLocked as error:
+        errors = {str(error.extra["field"]): error.detail or ""}
+        return _details_page(held, token, 422, values=form, errors=errors)
     return _next(f"/book/r/{token}/code")
 
 
@@ -390,6 +422,8 @@ async def use_code(
     client: ClientDep,
 ) -> Response:
     """Book with the code, send a new one, or give the time back to choose another."""
+    if not _same_site(request, settings.public_url):
+        return page("book_unprocessable.html", 422)
     now = clock.utcnow()
     form = await _form(request)
     if form is None or form.get("action") not in ("verify", "resend", "another_time"):
@@ -411,6 +445,7 @@ async def use_code(
                 who,
                 honeypot=False,
                 language=held.request.language,
+                client=client,
                 secret_key=settings.secret_key,
                 now=now,
             )
@@ -427,6 +462,10 @@ async def use_code(
         return _PAGES.refusal(error)
     except flow.Refused as error:
         return page("book_refused.html", 429, problem=error.detail)
+    except Conflict as error:
+        # The patient already has a visit then: nothing of this attempt is kept.
+        await session.rollback()
+        return page("book_refused.html", 409, problem=error.detail)
     if isinstance(outcome, int):
         left = "1 try" if outcome == 1 else f"{outcome} tries"
         return _code_page(held, 422, problem=f"That code is not right; {left} left.")

@@ -67,9 +67,9 @@ async def patient_for(
     time_zone: str,
     client: ClientInfo,
 ) -> uuid.UUID:
-    """The record ``who`` is (``find_verified``), else a new one tagged ``booked-online``.
-    The proven channel's consent, as ticked, is recorded on either (``electronic``, by
-    nobody on the staff); the other channel's only on a new record."""
+    """The record ``who`` is (``find_verified``), else a new one tagged ``booked-online``
+    with the proven contact only (the other was typed, not proven). The proven channel's
+    consent, as ticked, is recorded on either (``electronic``, by nobody on the staff)."""
     patient = await find_verified(session, who)
     created = patient is None
     if patient is None:
@@ -77,8 +77,8 @@ async def patient_for(
             given_name=who.given_name,
             family_name=who.family_name,
             date_of_birth=who.date_of_birth,
-            phone=who.phone,
-            email=who.email,
+            phone=who.phone if who.channel == "sms" else None,
+            email=who.email if who.channel == "email" else None,
             preferred_channel=who.channel,
             time_zone=time_zone,
             home_location_id=location_id,
@@ -86,16 +86,11 @@ async def patient_for(
         )
         session.add(patient)
         await session.flush()
-    decisions = {"sms": who.sms_consent, "email": who.email_consent}
-    for order, channel in enumerate(sorted(decisions)):
-        if channel == who.channel or created:
-            decision = ConsentIn(
-                channel=channel,
-                granted=decisions[channel],
-                method="electronic",
-                note="online booking",
-            )
-            session.add(consents.new_consent(patient.id, decision, None, order=order))
+    granted = who.sms_consent if who.channel == "sms" else who.email_consent
+    decision = ConsentIn(
+        channel=who.channel, granted=granted, method="electronic", note="online booking"
+    )
+    session.add(consents.new_consent(patient.id, decision, None))
     await audit.record(
         session,
         actor_id=None,

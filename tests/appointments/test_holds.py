@@ -3,7 +3,7 @@ a booking, that becomes a booking or is deleted."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -19,6 +19,8 @@ from services.core.errors import Conflict, Gone
 from services.messaging.models import Message
 from tests.appointments.conftest import Clinic, at, book, booked
 from tests.appointments.test_availability import local_times, one_day, slots
+from tests.clinic.factories import ClinicFactory
+from tests.factories import Factory
 
 HOLD = timedelta(minutes=10)
 
@@ -175,3 +177,20 @@ async def test_a_closed_or_out_of_hours_time_cannot_be_held(
     evening = datetime.combine(clinic.monday, datetime.min.time(), ZoneInfo("America/Chicago"))
     with pytest.raises(Exception, match="does not work"):
         await held(session, clinic, (evening + timedelta(hours=20)).isoformat())
+
+
+async def test_a_room_kept_by_a_hold_is_named_without_its_id(
+    client: httpx.AsyncClient, clinic: Clinic, session: AsyncSession, factory: Factory
+) -> None:
+    ten = at(clinic.monday, "10:00")
+    await held(session, clinic, ten)  # Dr. A and the first room
+    await booked(client, clinic.desk, clinic.body(ten, practitioner_id=str(clinic.dr_b.id)))
+    setup = ClinicFactory(factory)
+    third = await setup.practitioner(clinic.location)
+    await setup.hours(third, clinic.location, range(5), time(8), time(17))
+    refused = await book(client, clinic.desk, clinic.body(ten, practitioner_id=str(third.id)))
+    assert refused.status_code == 409
+    problem = refused.json()
+    assert problem["conflict"] == "room"
+    ids = {room["clashing_appointment_id"] for room in problem["rooms"]}
+    assert None in ids and len(ids) == 2  # the hold's room names no appointment

@@ -45,7 +45,11 @@ async def online(clinic: Clinic, session: AsyncSession) -> Online:
 
 
 async def hold(
-    client: httpx.AsyncClient, online: Online, hhmm: str = "10:00", **extra: str
+    client: httpx.AsyncClient,
+    online: Online,
+    hhmm: str = "10:00",
+    _headers: dict[str, str] | None = None,
+    **extra: str,
 ) -> httpx.Response:
     body = {
         "type_id": str(online.clinic.exam.id),
@@ -53,7 +57,8 @@ async def hold(
         "starts_at": at(online.clinic.monday, hhmm),
         **extra,
     }
-    return await client.post(f"/book/{online.location_id}/hold", data=body, headers=FORM)
+    headers = {**FORM, **(_headers or {})}
+    return await client.post(f"/book/{online.location_id}/hold", data=body, headers=headers)
 
 
 async def held(client: httpx.AsyncClient, online: Online, hhmm: str = "10:00") -> str:

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.appointments.models import Appointment
 from services.core.settings import Settings
 from services.messaging.models import Message
+from services.online.flow import address_key, contact_key
 from services.online.models import BlockedContact
 from services.patients.models import Patient
-from tests.online.conftest import PHONE, Online, code, enter, give, held, hold, request_of
+from tests.online.conftest import FORM, PHONE, Online, code, enter, give, held, hold, request_of
 
 
 async def _codes(session: AsyncSession) -> int:
@@ -80,8 +81,16 @@ async def test_one_phone_may_hold_only_so_many_times_at_once(
     second = await held(client, online, "11:00")
     refused = await give(client, second)
     assert refused.status_code == 429
-    assert "already has a time held" in refused.text
+    assert "Too many attempts" in refused.text  # the same words as every refusal
     assert await _codes(session) == 1
+
+
+async def _no_code_arrives(client: httpx.AsyncClient, token: str) -> None:
+    """What someone whose code never came sees: wrong, wrong, … then the time is gone."""
+    for left in (4, 3, 2, 1):
+        answer = await enter(client, token, "123456")
+        assert answer.status_code == 422 and f"{left} tr" in answer.text
+    assert (await enter(client, token, "123456")).status_code == 410
 
 
 async def test_a_filled_honeypot_sees_the_usual_pages_and_books_nothing(
@@ -91,21 +100,17 @@ async def test_a_filled_honeypot_sees_the_usual_pages_and_books_nothing(
     token = await held(client, online)
     sent = await give(client, token, website="http://spam.example")
     assert sent.status_code == 303  # as for anyone
+    assert "Enter your code" in (await client.get(sent.headers["location"])).text
     assert await _codes(session) == 0  # nothing sent
-    done = await enter(client, token, "123456")
-    assert done.status_code == 200 and "You're booked" in done.text
+    await _no_code_arrives(client, token)
     assert await _booked_online(session) == 0
     assert await session.scalar(select(func.count()).select_from(Patient)) == patients
-    # The time went back.
-    assert (
-        await session.scalar(
-            select(func.count()).select_from(Appointment).where(Appointment.status == "held")
-        )
-    ) == 0
+    held_now = select(func.count()).select_from(Appointment).where(Appointment.status == "held")
+    assert await session.scalar(held_now) == 0  # the time went back
     assert await request_of(session, settings, token) is None
 
 
-async def test_a_blocked_number_sees_success_and_nothing_is_booked(
+async def test_a_blocked_number_sees_the_usual_pages_and_nothing_is_booked(
     client: httpx.AsyncClient, online: Online, session: AsyncSession
 ) -> None:
     added = await client.post(
@@ -118,7 +123,7 @@ async def test_a_blocked_number_sees_success_and_nothing_is_booked(
     token = await held(client, online)
     assert (await give(client, token)).status_code == 303
     assert await _codes(session) == 0
-    assert "You're booked" in (await enter(client, token, "000000")).text
+    await _no_code_arrives(client, token)
     assert await _booked_online(session) == 0
 
 
@@ -145,3 +150,56 @@ async def test_an_unblocked_contact_books_again(
         "You're booked" in (await enter(client, other, await code(session, settings, other))).text
     )
     assert await _booked_online(session) == 1
+
+
+async def test_one_request_sends_at_most_three_codes(
+    client: httpx.AsyncClient, online: Online, session: AsyncSession
+) -> None:
+    online.settings.codes_per_contact_day = 50
+    await session.flush()
+    token = await held(client, online)
+    await give(client, token)
+    for _ in range(2):
+        resent = await client.post(f"/book/r/{token}/code", data={"action": "resend"}, headers=FORM)
+        assert resent.status_code == 200
+    fourth = await client.post(f"/book/r/{token}/code", data={"action": "resend"}, headers=FORM)
+    assert fourth.status_code == 429
+    assert await _codes(session) == 3
+
+
+async def test_the_contact_a_code_went_to_cannot_change(
+    client: httpx.AsyncClient, online: Online, session: AsyncSession, settings: Settings
+) -> None:
+    token = await held(client, online)
+    await give(client, token)
+    other = await give(client, token, phone="(312) 555-0123")
+    assert other.status_code == 422
+    assert "choose the time again" in other.text
+    assert await _codes(session) == 1
+    request = await request_of(session, settings, token)
+    assert request is not None and request.phone == PHONE
+    # The same contact again is a new code (the form sent twice).
+    assert (await give(client, token, phone="312 555 0199")).status_code == 303
+
+
+async def test_another_site_cannot_make_a_browser_hold_a_time(
+    client: httpx.AsyncClient, online: Online, session: AsyncSession
+) -> None:
+    for headers in ({"origin": "https://evil.example"}, {"sec-fetch-site": "cross-site"}):
+        refused = await hold(client, online, _headers=headers)
+        assert refused.status_code == 422
+    held_now = select(func.count()).select_from(Appointment).where(Appointment.status == "held")
+    assert await session.scalar(held_now) == 0
+    ours = await hold(client, online, _headers={"origin": "http://clinic.test"})
+    assert ours.status_code == 303
+    # Our pages send no referrer: a browser posts them with Origin: null.
+    same = {"origin": "null", "sec-fetch-site": "same-origin"}
+    assert (await hold(client, online, "12:00", _headers=same)).status_code == 303
+
+
+def test_throttle_keys_group_an_ipv6_subscriber_and_fold_a_contact() -> None:
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::9")
+    assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
+    assert address_key("203.0.113.7") == "203.0.113.7"
+    assert contact_key("Robin@Example.org", "k" * 40) == contact_key("robin@example.org", "k" * 40)
+    assert "robin" not in contact_key("robin@example.org", "k" * 40)

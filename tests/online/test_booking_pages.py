@@ -229,3 +229,22 @@ async def test_bad_links_and_forms_answer_pages_that_name_nobody(
     assert nonsense.status_code == 422
     closed = await client.get("/book/00000000-0000-0000-0000-000000000000")
     assert closed.status_code == 404
+
+
+async def test_odd_dates_and_times_answer_pages_not_errors(
+    client: httpx.AsyncClient, online: Online
+) -> None:
+    times = f"/book/{online.location_id}/times"
+    for week in ("9999-12-31", "0001-01-01", "not-a-date"):
+        shown = await client.get(
+            times, params={"type_id": str(online.clinic.exam.id), "week": week}
+        )
+        assert shown.status_code == 200, week
+    far = await hold(client, online, starts_at="9999-12-30T10:00:00+00:00")
+    assert far.status_code == 409
+    edge = await hold(client, online, starts_at="0001-01-01T00:00:00+14:00")
+    assert edge.status_code == 422
+    naive = await hold(client, online, starts_at="2027-01-04T10:00:00")
+    assert naive.status_code == 422
+    off_grid = await hold(client, online, starts_at=at(online.clinic.monday, "10:07"))
+    assert off_grid.status_code == 409
