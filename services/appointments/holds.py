@@ -14,15 +14,18 @@ rest every minute, so availability shows the time free again within a minute.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from services.appointments.events import Booked
 from services.appointments.models import HELD, Appointment, StatusChange
+from services.appointments.waitlist import closing_entries
 from services.core.errors import Conflict, Gone
 from services.core.events import announce
 
@@ -62,31 +65,58 @@ async def release(session: AsyncSession, hold_id: uuid.UUID) -> bool:
     return gone.first() is not None
 
 
+def _confirm_statement() -> ExecutableReturnsRows:
+    """The hold's UPDATE and the closing of the waitlist entries it satisfies, in one
+    statement; built once. Parameters: ``hold_id``, ``new_patient``, ``now``,
+    ``local_date`` (none named as a column: it would join the SET list)."""
+    table = cast(Table, Appointment.__table__)
+    confirmed = (
+        update(table)
+        .where(
+            table.c.id == bindparam("hold_id"),
+            table.c.status == HELD,
+            table.c.hold_expires_at > bindparam("now"),
+        )
+        .values(
+            status="booked",
+            patient_id=bindparam("new_patient"),
+            hold_expires_at=None,
+            status_changed_at=bindparam("now"),
+        )
+        .returning(*table.c)
+        .cte("confirmed")
+    )
+    both = select(confirmed).add_cte(closing_entries(confirmed))
+    return select(Appointment).from_statement(both)
+
+
+_CONFIRM = _confirm_statement()
+
+
 async def confirm(
     session: AsyncSession,
     hold_id: uuid.UUID,
     patient_id: uuid.UUID,
     *,
     now: datetime,
+    local_date: date,
     detail: dict[str, object] | None = None,
 ) -> Appointment:
-    """The hold becomes a booking for ``patient_id``. ``Gone`` if it expired or was released;
-    409 (``conflict: patient``) if the patient has another visit at that time, which the
-    patient exclusion constraint decides as the row gets its patient."""
-    statement = (
-        update(Appointment)
-        .where(
-            Appointment.id == hold_id,
-            Appointment.status == HELD,
-            Appointment.hold_expires_at > now,
-        )
-        .values(status="booked", patient_id=patient_id, hold_expires_at=None, status_changed_at=now)
-        .returning(Appointment)
-        .execution_options(populate_existing=True, synchronize_session=False)
-    )
+    """The hold becomes a booking for ``patient_id`` (``local_date``: the visit's day where
+    it happens). ``Gone`` if it expired or was released; 409 (``conflict: patient``) if the
+    patient has another visit at that time, which the patient exclusion constraint decides
+    as the row gets its patient. Like a front-desk booking, it closes the patient's waitlist
+    entries it satisfies, in the same statement."""
     try:
         async with session.begin_nested():
-            row = (await session.scalars(statement)).one_or_none()
+            params = {"hold_id": hold_id, "new_patient": patient_id, "now": now}
+            row: Appointment | None = (
+                await session.scalars(
+                    _CONFIRM,
+                    {**params, "local_date": local_date},
+                    execution_options={"populate_existing": True},
+                )
+            ).one_or_none()
     except IntegrityError as error:
         if getattr(error.orig, "sqlstate", None) != "23P01":
             raise

@@ -323,7 +323,9 @@ async def verify(
     patient_id = await patient_for(
         session, who, location_id=held.location.id, time_zone=held.location.time_zone, client=client
     )
-    appointment = await holds.confirm(session, request.hold_id, patient_id, now=now)
+    appointment = await holds.confirm(
+        session, request.hold_id, patient_id, now=now, local_date=held.starts_at.date()
+    )
     await audit.record_about(
         session,
         appointment,

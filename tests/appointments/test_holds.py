@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.appointments import booking, holds
-from services.appointments.models import Appointment, StatusChange
+from services.appointments.models import Appointment, StatusChange, WaitlistEntry
 from services.core import clock
 from services.core.errors import Conflict, Gone
 from services.messaging.models import Message
@@ -98,7 +98,17 @@ async def test_confirm_makes_the_hold_a_booking_with_its_confirmation(
 ) -> None:
     hold = await held(session, clinic, at(clinic.monday, "11:00"))
     patient = clinic.patients[0]
-    row = await holds.confirm(session, hold.id, patient.id, now=clock.utcnow())
+    waiting = WaitlistEntry(
+        patient_id=patient.id,
+        practitioner_id=clinic.dr_a.id,
+        earliest_date=clinic.monday,
+        latest_date=clinic.monday + timedelta(days=4),
+    )
+    session.add(waiting)
+    await session.flush()
+    row = await holds.confirm(
+        session, hold.id, patient.id, now=clock.utcnow(), local_date=clinic.monday
+    )
     assert (row.id, row.status, row.patient_id, row.source) == (
         hold.id,
         "booked",
@@ -114,6 +124,9 @@ async def test_confirm_makes_the_hold_a_booking_with_its_confirmation(
         await session.scalars(select(Message.kind).where(Message.appointment_id == row.id))
     ).all()
     assert "confirmation" in kinds and "reminder" in kinds
+    # As a front-desk booking does, it closed the waitlist entry it satisfies.
+    await session.refresh(waiting)
+    assert waiting.status == "booked"
 
 
 async def test_confirm_refuses_an_expired_or_released_hold_and_a_clashing_patient(
@@ -122,12 +135,20 @@ async def test_confirm_refuses_an_expired_or_released_hold_and_a_clashing_patien
     expired = await held(session, clinic, at(clinic.monday, "09:00"), left=timedelta(seconds=1))
     later = clock.utcnow() + timedelta(seconds=2)
     with pytest.raises(Gone):
-        await holds.confirm(session, expired.id, clinic.patients[0].id, now=later)
+        await holds.confirm(
+            session, expired.id, clinic.patients[0].id, now=later, local_date=clinic.monday
+        )
     released = await held(session, clinic, at(clinic.monday, "13:00"))
     assert await holds.release(session, released.id)
     assert not await holds.release(session, released.id)
     with pytest.raises(Gone):
-        await holds.confirm(session, released.id, clinic.patients[0].id, now=clock.utcnow())
+        await holds.confirm(
+            session,
+            released.id,
+            clinic.patients[0].id,
+            now=clock.utcnow(),
+            local_date=clinic.monday,
+        )
     # The patient already has a visit with Dr. B at 14:00: a hold with Dr. A then is theirs
     # to keep only if the patient constraint agrees (it does not).
     patient = clinic.patients[1]
@@ -143,7 +164,9 @@ async def test_confirm_refuses_an_expired_or_released_hold_and_a_clashing_patien
     await booking.place(session, other, actor_id=None, now=clock.utcnow())
     clashing = await held(session, clinic, at(clinic.monday, "14:00"))
     with pytest.raises(Conflict) as refused:
-        await holds.confirm(session, clashing.id, patient.id, now=clock.utcnow())
+        await holds.confirm(
+            session, clashing.id, patient.id, now=clock.utcnow(), local_date=clinic.monday
+        )
     assert refused.value.extra["conflict"] == "patient"
     # The refusal left the hold as it was, and the transaction usable.
     again = await session.get(Appointment, clashing.id, populate_existing=True)
