@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench import checkins, http, login, messaging, scheduling, search
+from tests.bench import checkins, http, login, messaging, online, scheduling, search
 
 if __name__ == "__main__":
     http.main()
@@ -10,6 +10,8 @@ if __name__ == "__main__":
     search.main()
     print()
     scheduling.main()
+    print()
+    online.main()
     print()
     messaging.main()
     print()
