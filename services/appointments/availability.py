@@ -38,7 +38,7 @@ from services.clinic.service import (
     merge,
     practitioners_at,
     rooms_of_kind,
-    working_intervals,
+    working_intervals_of,
     works_at,
 )
 from services.core import clock
@@ -254,11 +254,10 @@ async def find_slots(
     end_date = window[1].astimezone(zone).date()
     wide = (window[0] - need.before, window[1] + need.duration + need.after)
     busy = await busy_times(session, "practitioner_id", practitioner_ids, wide)
+    hours = await working_intervals_of(session, practitioner_ids, location_id, start_date, end_date)
     found: list[Candidate] = []
     for practitioner_id in practitioner_ids:
-        working = await working_intervals(
-            session, practitioner_id, location_id, start_date, end_date
-        )
+        working = hours[practitioner_id]
         found.extend(
             Candidate(start, practitioner_id, None)
             for start in _starts(working, window, need, grid, zone, busy[practitioner_id])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -342,14 +342,18 @@ CLOSED = "closed"  # and of a closure of the location
 
 
 def _hours_and_exceptions() -> CompoundSelect[Any]:
-    """The weekly hours, the exceptions and the location's closures in one round trip: each
-    row is one of them.
+    """The weekly hours, the exceptions and the location's closures of any number of
+    practitioners in one round trip: each row is one of them, with its practitioner (none
+    for a closure: it is everyone's).
 
     Built once: constructing a statement costs more Python than running a cached one."""
-    practitioner_id: BindParameter[uuid.UUID] = bindparam("practitioner_id", type_=Uuid)
+    practitioner_ids: BindParameter[list[uuid.UUID]] = bindparam(
+        "practitioner_ids", type_=Uuid, expanding=True
+    )
     location_id: BindParameter[uuid.UUID] = bindparam("location_id", type_=Uuid)
     weekly_rows = select(
         literal(WEEKLY, String).label("kind"),
+        WorkingHours.practitioner_id,
         WorkingHours.weekday,
         WorkingHours.start_time,
         WorkingHours.end_time,
@@ -359,11 +363,12 @@ def _hours_and_exceptions() -> CompoundSelect[Any]:
         null().cast(Date).label("first_date"),
         null().cast(Date).label("last_date"),
     ).where(
-        WorkingHours.practitioner_id == practitioner_id,
+        WorkingHours.practitioner_id.in_(practitioner_ids),
         WorkingHours.location_id == location_id,
     )
     exception_rows = select(
         ScheduleException.kind,
+        ScheduleException.practitioner_id,
         null().cast(Integer),
         null().cast(Time),
         null().cast(Time),
@@ -373,13 +378,14 @@ def _hours_and_exceptions() -> CompoundSelect[Any]:
         null().cast(Date),
         null().cast(Date),
     ).where(
-        ScheduleException.practitioner_id == practitioner_id,
+        ScheduleException.practitioner_id.in_(practitioner_ids),
         ScheduleException.starts_at < bindparam("window_end"),
         ScheduleException.ends_at > bindparam("window_start"),
         (ScheduleException.location_id == location_id) | ScheduleException.location_id.is_(None),
     )
     closure_rows = select(
         literal(CLOSED, String),
+        null().cast(Uuid),
         null().cast(Integer),
         null().cast(Time),
         null().cast(Time),
@@ -413,6 +419,21 @@ async def working_intervals(
     the location is closed. Whether the practitioner or location is active is the caller's
     concern.
     """
+    found = await working_intervals_of(
+        session, [practitioner_id], location_id, start_date, end_date
+    )
+    return found[practitioner_id]
+
+
+async def working_intervals_of(
+    session: AsyncSession,
+    practitioner_ids: Sequence[uuid.UUID],
+    location_id: uuid.UUID,
+    start_date: date,
+    end_date: date,
+) -> dict[uuid.UUID, list[Interval]]:
+    """``working_intervals`` of each practitioner, in one statement whatever their number
+    ("first available" asks about every practitioner of a location)."""
     location = await get_location(session, location_id)
     zone = ZoneInfo(location.time_zone)
     window = intervals.local_day_window(start_date, end_date, zone)
@@ -420,7 +441,7 @@ async def working_intervals(
         await session.execute(
             _HOURS_AND_EXCEPTIONS,
             {
-                "practitioner_id": practitioner_id,
+                "practitioner_ids": list(practitioner_ids),
                 "location_id": location_id,
                 "window_start": window[0],
                 "window_end": window[1],
@@ -429,17 +450,23 @@ async def working_intervals(
             },
         )
     ).all()
-    weekly: list[tuple[int, time, time]] = [(r[1], r[2], r[3]) for r in rows if r[0] == WEEKLY]
-    # The driver hands back instants in the server's zone; everything here speaks UTC.
-    extra = [
-        (r[4].astimezone(UTC), r[5].astimezone(UTC))
-        for r in rows
-        if r[0] == ExceptionKind.extra_hours and r[6] == location_id
-    ]
-    time_off = [
-        (r[4].astimezone(UTC), r[5].astimezone(UTC)) for r in rows if r[0] == ExceptionKind.time_off
-    ]
-    closed = [intervals.local_day_window(r[7], r[8], zone) for r in rows if r[0] == CLOSED]
-    working = intervals.weekly_to_utc(weekly, zone, start_date, end_date)
-    working = intervals.merge([*working, *intervals.clip(extra, window)])
-    return intervals.subtract(working, [*time_off, *closed])
+    closed = [intervals.local_day_window(r[8], r[9], zone) for r in rows if r[0] == CLOSED]
+    found: dict[uuid.UUID, list[Interval]] = {}
+    for practitioner_id in practitioner_ids:
+        mine = [r for r in rows if r[1] == practitioner_id]
+        weekly = [(r[2], r[3], r[4]) for r in mine if r[0] == WEEKLY]
+        # The driver hands back instants in the server's zone; everything here speaks UTC.
+        extra = [
+            (r[5].astimezone(UTC), r[6].astimezone(UTC))
+            for r in mine
+            if r[0] == ExceptionKind.extra_hours and r[7] == location_id
+        ]
+        time_off = [
+            (r[5].astimezone(UTC), r[6].astimezone(UTC))
+            for r in mine
+            if r[0] == ExceptionKind.time_off
+        ]
+        working = intervals.weekly_to_utc(weekly, zone, start_date, end_date)
+        working = intervals.merge([*working, *intervals.clip(extra, window)])
+        found[practitioner_id] = intervals.subtract(working, [*time_off, *closed])
+    return found

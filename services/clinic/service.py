@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from services.clinic.appointment_types import get_appointment_type
 from services.clinic.closures import closed_dates, closures_between, describe_closure
-from services.clinic.hours import working_intervals
+from services.clinic.hours import working_intervals, working_intervals_of
 from services.clinic.intervals import Interval, clip, local_instant, merge
 from services.clinic.locations import default_location, get_location
 from services.clinic.lookup import (
@@ -64,5 +64,6 @@ __all__ = [
     "practitioners_at",
     "rooms_of_kind",
     "working_intervals",
+    "working_intervals_of",
     "works_at",
 ]
